@@ -1,0 +1,6 @@
+"""JSON API v1: thin views over the same services as the pages."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from . import views  # noqa: E402,F401

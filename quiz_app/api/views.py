@@ -1,0 +1,266 @@
+"""JSON API v1 (contract in DESIGN.md). Errors are {"error": {"code", "message"}}."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, jsonify, request, session
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
+
+from .. import api_error
+from ..auth import services as accounts
+from ..auth.limits import answer_limit, login_limits, register_limits
+from ..clock import utcnow
+from ..contest import services as svc
+from ..contest.presenters import attempt_view, result_view
+from ..extensions import db
+from ..leaderboard import services as boards
+from ..models import Contest
+from ..regions import all_regions, get_region
+from ..stats import services as stats
+from . import bp
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadBody()
+    return data
+
+
+class BadBody(Exception):
+    pass
+
+
+@bp.errorhandler(BadBody)
+def bad_body(_exc):
+    return api_error(400, "bad_json", "请求体必须是 JSON 对象")
+
+
+@bp.errorhandler(svc.ContestError)
+def contest_error(exc: svc.ContestError):
+    return api_error(exc.status, exc.code, exc.message)
+
+
+@bp.errorhandler(accounts.FieldError)
+def field_error(exc: accounts.FieldError):
+    taken = isinstance(exc, accounts.PhoneTaken)
+    error = {"code": "phone_taken" if taken else "invalid_field",
+             "message": exc.message, "field": exc.field}
+    return jsonify({"error": error}), 409 if taken else 422
+
+
+def grace() -> int:
+    return current_app.config["SUBMIT_GRACE_S"]
+
+
+def require_login(*roles: str):
+    if not current_user.is_authenticated:
+        return api_error(401, "not_logged_in", "请先登录")
+    if roles and current_user.role not in roles:
+        return api_error(403, "forbidden", "没有权限")
+    return None
+
+
+def user_json(user) -> dict[str, Any]:
+    return {"id": user.id, "name": user.name, "phone": user.phone,
+            "region": user.region_code, "role": user.role,
+            "public_ranking": user.public_ranking}
+
+
+def contest_json(contest: Contest, now) -> dict[str, Any]:
+    return {
+        "id": contest.id, "title": contest.title, "starts_at": contest.starts_at,
+        "ends_at": contest.ends_at, "time_limit_s": contest.time_limit_s,
+        "questions_per_attempt": contest.questions_per_attempt,
+        "attempts_per_day": contest.attempts_per_day,
+        "points_per_question": contest.points_per_question,
+        "max_score": contest.max_score, "status": contest.status(now),
+    }
+
+
+@bp.get("/csrf")
+def csrf_token():
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.get("/regions")
+def regions():
+    return jsonify([{"code": r.code, "name": r.name, "kind": r.kind}
+                    for r in all_regions()])
+
+
+@bp.post("/auth/register")
+@register_limits
+def register():
+    data = body()
+    user = accounts.register_citizen(
+        name=str(data.get("name", "")), phone=str(data.get("phone", "")),
+        region=str(data.get("region", "")), password=data.get("password", ""),
+        public_ranking=data.get("public_ranking") is True, now=utcnow())
+    session.clear()
+    login_user(user)
+    return jsonify({"user": user_json(user)}), 201
+
+
+@bp.post("/auth/login")
+@login_limits
+def login():
+    data = body()
+    now = utcnow()
+    phone, password = data.get("phone"), data.get("password")
+    if not isinstance(phone, str) or not isinstance(password, str):
+        return api_error(422, "invalid_field", "请填写手机号和密码")
+    user = accounts.authenticate(phone, password)
+    if user is None:
+        accounts.audit("login", outcome="denied", ip=request.remote_addr,
+                       obj=accounts.normalize_phone(phone)[:3] + "****", now=now)
+        return api_error(401, "bad_credentials", "手机号或密码不正确")
+    session.clear()
+    login_user(user)
+    accounts.audit("login", outcome="ok", actor=user, ip=request.remote_addr, now=now)
+    return jsonify({"user": user_json(user)})
+
+
+@bp.post("/auth/logout")
+def logout():
+    if (denied := require_login()):
+        return denied
+    accounts.revoke_sessions(current_user)
+    logout_user()
+    session.clear()
+    return "", 204
+
+
+@bp.get("/contest")
+def contest():
+    now = utcnow()
+    c = svc.current_contest(now)
+    if c is None:
+        return api_error(404, "no_contest", "当前没有竞赛")
+    return jsonify(contest_json(c, now))
+
+
+def _contest_for(data: dict[str, Any], now) -> Contest:
+    cid = data.get("contest_id")
+    if cid is None:
+        c = svc.current_contest(now)
+    elif isinstance(cid, int) and not isinstance(cid, bool):
+        c = db.session.get(Contest, cid)
+    else:
+        raise svc.InvalidChoice("contest_id 必须是整数")
+    if c is None:
+        raise svc.NotFound("竞赛不存在")
+    return c
+
+
+@bp.post("/attempts")
+def start_attempt():
+    if (denied := require_login("citizen")):
+        return denied
+    now = utcnow()
+    data = body()
+    attempt, created = svc.start_attempt(current_user, _contest_for(data, now), now=now,
+                                         grace_s=grace())
+    return jsonify(attempt_view(attempt, now)), 201 if created else 200
+
+
+@bp.get("/attempts/<int:attempt_id>")
+def get_attempt(attempt_id: int):
+    if (denied := require_login()):
+        return denied
+    now = utcnow()
+    attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
+    return jsonify(attempt_view(attempt, now))
+
+
+@bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
+@answer_limit
+def save_answer(attempt_id: int, position: int):
+    if (denied := require_login()):
+        return denied
+    now = utcnow()
+    data = body()
+    choices = data.get("choices")
+    version = data.get("version")
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        raise svc.InvalidChoice("choices 必须是选项字母的列表")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise svc.InvalidChoice("version 必须是整数")
+    attempt, answer = svc.save_answer(attempt_id, current_user, position, choices,
+                                      now=now, expected_version=version)
+    remaining = max(int((attempt.deadline_at - now).total_seconds()), 0)
+    return jsonify({"saved": True, "remaining_s": remaining, "version": answer.version})
+
+
+@bp.post("/attempts/<int:attempt_id>/submit")
+def submit_attempt(attempt_id: int):
+    if (denied := require_login()):
+        return denied
+    now = utcnow()
+    attempt = svc.submit_attempt(attempt_id, current_user, now=now, grace_s=grace())
+    return jsonify(result_view(attempt))
+
+
+@bp.get("/me/attempts")
+def my_attempts():
+    if (denied := require_login("citizen")):
+        return denied
+    now = utcnow()
+    c = svc.current_contest(now)
+    if c is None:
+        return jsonify({"attempts": [], "best": None, "attempts_left_today": 0})
+    items = svc.user_attempts(current_user, c)
+    for a in items:
+        if a.finished_at is None:
+            svc.get_attempt(a.id, current_user, now=now, grace_s=grace())
+
+    def row(a):
+        return {"id": a.id, "status": a.status, "score": a.score,
+                "duration_ms": a.duration_ms, "started_at": a.started_at,
+                "finished_at": a.finished_at}
+
+    best = svc.best_attempt(items)
+    return jsonify({"attempts": [row(a) for a in items],
+                    "best": row(best) if best else None,
+                    "attempts_left_today": svc.attempts_left_today(current_user, c, now)})
+
+
+@bp.get("/leaderboard")
+def leaderboard():
+    now = utcnow()
+    c = svc.current_contest(now)
+    if c is None:
+        return api_error(404, "no_contest", "当前没有竞赛")
+    try:
+        scope = boards.parse_scope(request.args.get("scope"))
+    except boards.BadScope:
+        return api_error(400, "bad_scope", "scope 应为 all、region:<代码> 或 day:<YYYY-MM-DD>")
+    if scope.kind == "region" and get_region(scope.region) is None:
+        return api_error(404, "unknown_region", "没有这个区县")
+    raw_limit = request.args.get("limit", "10")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        return api_error(400, "bad_limit", "limit 应为 1 到 100 的整数")
+    uid = current_user.id if current_user.is_authenticated else None
+    board = boards.read_board(c, scope, limit=int(raw_limit), user_id=uid)
+    return jsonify({
+        "entries": [e.__dict__ for e in board.entries],
+        "me": board.me.__dict__ if board.me else None,
+        "delayed": board.delayed,
+        "total": board.total,
+    })
+
+
+@bp.get("/stats/regions")
+def stats_regions():
+    if (denied := require_login("staff", "admin")):
+        return denied
+    c = svc.current_contest(utcnow())
+    if c is None:
+        return jsonify([])
+    return jsonify(stats.region_stats(c, current_user))
+
+
+@bp.route("/<path:_any>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+def unknown(_any: str):
+    return api_error(404, "not_found", "接口不存在")

@@ -1,0 +1,144 @@
+"""Account rules: validation, registration, authentication, session revocation."""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ROLES, AuditEvent, Region, User
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# Chinese names (with the middle dot of minority names) or Latin letters.
+NAME_RE = re.compile(r"^[\u4e00-\u9fff·A-Za-z][\u4e00-\u9fff·A-Za-z ]{0,19}$")
+CITIZEN_MIN_PASSWORD = 6
+STAFF_MIN_PASSWORD = 10
+MAX_PASSWORD = 128
+# Refused outright for any account (a short list of the most common ones).
+COMMON_PASSWORDS = {
+    "123456", "1234567", "12345678", "123456789", "1234567890", "111111",
+    "000000", "666666", "888888", "123123", "654321", "password", "admin123",
+    "qwerty", "abc123", "a123456", "password1", "iloveyou", "admin", "admin1234",
+    "qwertyuiop", "1qaz2wsx", "woaini1314", "5201314", "147258369",
+}
+# A hash of a random secret: checking against it keeps timing equal for
+# unknown phones.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+class FieldError(ValueError):
+    """Input for one field breaks a rule; `field` names it, message is Chinese."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class PhoneTaken(FieldError):
+    def __init__(self) -> None:
+        super().__init__("phone", "该手机号已注册，请直接登录")
+
+
+def normalize_phone(raw: str) -> str:
+    return re.sub(r"[\s-]", "", raw or "").removeprefix("+86")
+
+
+def check_password_rules(password: str, phone: str, minimum: int) -> None:
+    if not isinstance(password, str) or len(password) < minimum:
+        raise FieldError("password", f"密码至少 {minimum} 位")
+    if len(password) > MAX_PASSWORD:
+        raise FieldError("password", f"密码最多 {MAX_PASSWORD} 位")
+    if password.lower() in COMMON_PASSWORDS or password == phone:
+        raise FieldError("password", "密码太常见或与手机号相同，请换一个")
+
+
+def validate_registration(name: str, phone: str, region: str, password: str) -> tuple[str, str]:
+    """Check every field; returns (clean name, clean phone) or raises FieldError."""
+    name = (name or "").strip()
+    phone = normalize_phone(phone)
+    if not NAME_RE.fullmatch(name) or len(name) < 2:
+        raise FieldError("name", "请填写 2-20 个字的真实姓名（汉字或字母）")
+    if not PHONE_RE.fullmatch(phone):
+        raise FieldError("phone", "请填写 11 位中国大陆手机号")
+    if not isinstance(region, str) or db.session.get(Region, region) is None:
+        raise FieldError("region", "请选择所在区县")
+    check_password_rules(password, phone, CITIZEN_MIN_PASSWORD)
+    return name, phone
+
+
+def create_user(*, name: str, phone: str, region: str, password: str,
+                role: str = "citizen", public_ranking: bool = False,
+                staff_region: str | None = None, now: datetime) -> User:
+    """Insert a user (commits). Raises PhoneTaken on a duplicate phone."""
+    if role not in ROLES:
+        raise FieldError("role", "未知角色")
+    user = User(
+        name=name, phone=phone, region_code=region,
+        password_hash=generate_password_hash(password), role=role,
+        public_ranking=bool(public_ranking), staff_region_code=staff_region,
+        session_token=secrets.token_urlsafe(24), created_at=now,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise PhoneTaken()
+    return user
+
+
+def register_citizen(*, name: str, phone: str, region: str, password: str,
+                     public_ranking: bool, now: datetime) -> User:
+    """Validate and create a citizen account. Raises FieldError / PhoneTaken."""
+    name, phone = validate_registration(name, phone, region, password)
+    if db.session.scalar(select(User.id).where(User.phone == phone)):
+        raise PhoneTaken()
+    return create_user(name=name, phone=phone, region=region, password=password,
+                       public_ranking=public_ranking, now=now)
+
+
+def authenticate(phone: str, password: str) -> User | None:
+    """The active user with this phone and password, else None (constant work)."""
+    phone = normalize_phone(phone)
+    user = db.session.scalar(select(User).where(User.phone == phone)) if PHONE_RE.fullmatch(
+        phone) else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or user.disabled:
+        return None
+    return user
+
+
+def revoke_sessions(user: User) -> None:
+    """Rotate the session token: every cookie issued before stops working. Commits."""
+    user.session_token = secrets.token_urlsafe(24)
+    db.session.commit()
+
+
+def load_session_user(cookie_id: str) -> User | None:
+    """Flask-Login loader: 'id:token' must match the stored token."""
+    uid, _, token = (cookie_id or "").partition(":")
+    if not uid.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(uid))
+    if user is None or user.disabled or not secrets.compare_digest(
+            user.session_token, token):
+        return None
+    return user
+
+
+def audit(action: str, *, outcome: str, actor: User | None = None,
+          ip: str | None = None, obj: str | None = None, now: datetime) -> None:
+    """Append an audit event (commits). Control characters are stripped."""
+    def clean(v: str | None) -> str | None:
+        return None if v is None else "".join(ch for ch in v if ch.isprintable())[:200]
+    db.session.add(AuditEvent(at=now, actor_id=actor.id if actor else None,
+                              ip=clean(ip), action=action, object=clean(obj),
+                              outcome=outcome))
+    db.session.commit()

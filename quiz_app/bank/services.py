@@ -1,0 +1,159 @@
+"""Bank operations: import (all rows or none), export, categories."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Category, Question
+from .fileformat import (
+    HEADER,
+    LETTERS,
+    BankFileError,
+    BankRow,
+    RowError,
+    check_table,
+    read_csv_table,
+    read_table,
+)
+
+
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated
+
+
+def read_categories(data: bytes) -> list[tuple[str, str, str]]:
+    """Parse categories.csv (code,name,description)."""
+    table = read_csv_table(data)
+    if not table or [h.strip() for h in table[0]] != ["code", "name", "description"]:
+        raise BankFileError([RowError(1, "分类表头应为 code,name,description")])
+    out, errors = [], []
+    for line, raw in enumerate(table[1:], start=2):
+        if len(raw) != 3 or not raw[0].strip().isascii() or not raw[1].strip():
+            errors.append(RowError(line, "分类行应有 code,name,description 三列"))
+            continue
+        out.append((raw[0].strip(), raw[1].strip(), raw[2].strip()))
+    if errors:
+        raise BankFileError(errors, "categories.csv")
+    return out
+
+
+def sync_categories(rows: list[tuple[str, str, str]]) -> None:
+    """Insert or update categories (flush only)."""
+    existing = {c.code: c for c in db.session.scalars(select(Category))}
+    for order, (code, name, desc) in enumerate(rows):
+        cat = existing.get(code) or Category(code=code)
+        cat.name, cat.description, cat.sort_order = name, desc, order
+        db.session.add(cat)
+    db.session.flush()
+
+
+def category_codes() -> set[str]:
+    return set(db.session.scalars(select(Category.code)))
+
+
+def import_rows(rows: list[BankRow], *, now: datetime) -> ImportResult:
+    """Upsert checked rows by their stable id (flush only); ids must be unique."""
+    seen: dict[str, int] = {}
+    dupes = []
+    for row in rows:
+        if row.ext_id in seen:
+            dupes.append(RowError(row.line, f"id “{row.ext_id}” 与第{seen[row.ext_id]}行重复"))
+        seen[row.ext_id] = row.line
+    if dupes:
+        raise BankFileError(dupes)
+    existing = {
+        q.ext_id: q
+        for q in db.session.scalars(
+            select(Question).where(Question.ext_id.in_(list(seen)))
+        )
+    }
+    created = updated = 0
+    for row in rows:
+        q = existing.get(row.ext_id)
+        if q is None:
+            q = Question(ext_id=row.ext_id)
+            created += 1
+        else:
+            updated += 1
+        q.category_code, q.type, q.difficulty = row.category, row.type, row.difficulty
+        q.stem, q.options, q.answer = row.stem, row.options, row.answer
+        q.explanation, q.source = row.explanation, row.source
+        q.active, q.updated_at = True, now
+        db.session.add(q)
+    db.session.flush()
+    return ImportResult(created, updated)
+
+
+def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
+    """Import one uploaded CSV/XLSX: every row or none. Commits; raises BankFileError."""
+    try:
+        rows = check_table(read_table(data, filename), category_codes())
+        result = import_rows(rows, now=now)
+    except BankFileError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result
+
+
+def import_directory(path: Path, *, now: datetime) -> ImportResult:
+    """Import categories.csv and every other *.csv of a folder, all or nothing."""
+    cat_file = path / "categories.csv"
+    if not cat_file.exists():
+        raise BankFileError([RowError(1, "缺少 categories.csv")], str(path))
+    try:
+        sync_categories(read_categories(cat_file.read_bytes()))
+        codes = category_codes()
+        rows: list[BankRow] = []
+        for file in sorted(path.glob("*.csv")):
+            if file.name == "categories.csv":
+                continue
+            try:
+                rows.extend(check_table(read_table(file.read_bytes(), file.name), codes))
+            except BankFileError as exc:
+                exc.filename = file.name
+                raise
+        result = import_rows(rows, now=now)
+    except BankFileError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result
+
+
+def export_rows(questions: list[Question]) -> list[list[str]]:
+    """Questions as rows of the bank format (header first)."""
+    out = [list(HEADER)]
+    for q in questions:
+        if q.type == "judge":
+            opts = [""] * 6
+            answer = "正确" if q.answer == "A" else "错误"
+        else:
+            opts = q.options + [""] * (6 - len(q.options))
+            answer = q.answer
+        out.append([q.ext_id, q.category_code, q.type, str(q.difficulty), q.stem,
+                    *opts, answer, q.explanation, q.source])
+    return out
+
+
+def export_csv(questions: list[Question]) -> bytes:
+    """UTF-8 (with BOM, so Excel opens it right) CSV of the given questions."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows(export_rows(questions))
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+__all__ = ["LETTERS", "ImportResult", "import_file", "import_directory",
+           "export_csv", "export_rows", "sync_categories", "read_categories"]

@@ -1,0 +1,71 @@
+"""Organizer pages: browse the bank, import a CSV/XLSX (all or nothing), export."""
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..auth.decorators import roles_required
+from ..auth.services import audit
+from ..clock import utcnow
+from ..contest.services import clear_pool_cache
+from ..extensions import db
+from ..models import Category, Question
+from . import bp
+from .fileformat import BankFileError
+from .services import export_csv, import_file
+
+PAGE = 50
+
+
+@bp.get("/admin/questions")
+@roles_required("organizer", "admin")
+def questions():
+    cat = request.args.get("category") or None
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    q = select(Question).order_by(Question.ext_id)
+    if cat:
+        q = q.where(Question.category_code == cat)
+    total = db.session.scalar(select(func.count()).select_from(q.subquery()))
+    items = list(db.session.scalars(q.limit(PAGE).offset((page - 1) * PAGE)))
+    counts = dict(db.session.execute(
+        select(Question.category_code, func.count()).group_by(Question.category_code)
+    ).all())
+    categories = list(db.session.scalars(select(Category).order_by(Category.sort_order)))
+    return render_template("bank/questions.html", items=items, total=total, page=page,
+                           pages=max((total + PAGE - 1) // PAGE, 1), category=cat,
+                           categories=categories, counts=counts)
+
+
+@bp.post("/admin/questions/import")
+@roles_required("organizer", "admin")
+def import_upload():
+    upload = request.files.get("file")
+    now = utcnow()
+    if upload is None or not upload.filename:
+        flash("请选择要导入的 CSV 或 XLSX 文件", "error")
+        return redirect(url_for("bank.questions")), 303
+    data = upload.read()
+    try:
+        result = import_file(data, upload.filename, now=now)
+    except BankFileError as exc:
+        audit("bank_import", outcome="rejected", actor=current_user,
+              ip=request.remote_addr, obj=upload.filename, now=now)
+        return render_template("bank/import_errors.html", errors=exc.errors,
+                               filename=upload.filename), 422
+    clear_pool_cache()
+    audit("bank_import", outcome=f"ok:{result.total}", actor=current_user,
+          ip=request.remote_addr, obj=upload.filename, now=now)
+    flash(f"导入成功：新增 {result.created} 题，更新 {result.updated} 题", "success")
+    return redirect(url_for("bank.questions")), 303
+
+
+@bp.get("/admin/questions/export.csv")
+@roles_required("organizer", "admin")
+def export():
+    items = list(db.session.scalars(select(Question).order_by(Question.ext_id)))
+    audit("bank_export", outcome="ok", actor=current_user, ip=request.remote_addr,
+          now=utcnow())
+    return Response(export_csv(items), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             "attachment; filename=question_bank.csv"})

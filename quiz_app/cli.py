@@ -1,0 +1,112 @@
+"""Top-level commands: `flask setup` loads data; `flask demo` adds the demo contest
+and accounts the run command prints."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from .auth.services import create_user
+from .bank.fileformat import BankFileError
+from .bank.services import import_directory
+from .clock import utcnow
+from .config import INSTANCE_DIR
+from .contest.cli import CONTEST_2023
+from .contest.services import clear_pool_cache, create_contest
+from .extensions import db
+from .leaderboard.services import rebuild_if_missing
+from .models import Contest, User
+from .regions import sync_regions
+
+BANK_DIR = Path(__file__).resolve().parent.parent / "question_bank"
+SH = ZoneInfo("Asia/Shanghai")
+DEMO_TITLE = "演示竞赛（随时可参加）"
+DEMO_ACCOUNTS = [
+    ("citizen", "13800000001", "张明", "lunan"),
+    ("organizer", "13800000002", "李组织", "shizhi"),
+    ("staff", "13800000003", "王工作", "shizhi"),
+]
+
+
+def ensure_2023_contest() -> Contest:
+    contest = db.session.scalar(select(Contest).where(Contest.title == CONTEST_2023))
+    if contest is None:
+        contest = create_contest(
+            title=CONTEST_2023,
+            description="2023年全国科普日唐山市主场活动：面向全市公民的科学素质知识网络竞赛。",
+            starts_at=datetime(2023, 9, 17, tzinfo=SH),
+            ends_at=datetime(2023, 9, 24, tzinfo=SH),
+        )
+    return contest
+
+
+def ensure_demo_contest(now: datetime) -> Contest:
+    """A contest open now (re-created when the last one has ended)."""
+    contest = db.session.scalar(
+        select(Contest).where(Contest.title == DEMO_TITLE, Contest.ends_at > now)
+        .order_by(Contest.ends_at.desc()))
+    if contest is None:
+        start = now.astimezone(SH).replace(hour=0, minute=0, second=0, microsecond=0)
+        contest = create_contest(title=DEMO_TITLE, starts_at=start,
+                                 ends_at=start + timedelta(days=7),
+                                 description="与2023年竞赛规则相同的演示竞赛。")
+    return contest
+
+
+def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
+    """Create the demo accounts once; passwords are random, kept in instance/."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    store = INSTANCE_DIR / "demo-accounts.txt"
+    known = {}
+    if store.exists():
+        for line in store.read_text().splitlines():
+            role, phone, password = line.split("\t")
+            known[phone] = (role, password)
+    out = []
+    for role, phone, name, region in DEMO_ACCOUNTS:
+        exists = db.session.scalar(select(User.id).where(User.phone == phone))
+        if not exists:
+            password = secrets.token_urlsafe(9)
+            create_user(name=name, phone=phone, region=region, password=password,
+                        role=role, public_ranking=True, now=now)
+            known[phone] = (role, password)
+        if phone in known:
+            out.append((known[phone][0], phone, known[phone][1]))
+    store.write_text("".join(f"{r}\t{p}\t{pw}\n" for r, p, pw in out))
+    store.chmod(0o600)
+    return out
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("setup")
+    @click.option("--bank", "bank_dir", type=click.Path(path_type=Path), default=BANK_DIR,
+                  show_default=True)
+    def setup_command(bank_dir: Path) -> None:
+        """Load regions, the question bank and the 2023 contest (idempotent)."""
+        now = utcnow()
+        click.echo(f"regions: {sync_regions()}")
+        try:
+            result = import_directory(bank_dir, now=now)
+        except BankFileError as exc:
+            raise click.ClickException(f"question bank rejected: {exc}")
+        clear_pool_cache()
+        click.echo(f"questions: {result.total} ({result.created} new)")
+        contest = ensure_2023_contest()
+        click.echo(f"contest {contest.id}: {contest.title}")
+
+    @app.cli.command("demo")
+    def demo_command() -> None:
+        """Add an open demo contest and demo accounts; print them."""
+        now = utcnow()
+        contest = ensure_demo_contest(now)
+        rebuild_if_missing(contest)
+        click.echo(f"demo contest {contest.id}: {contest.title}, open until "
+                   f"{contest.ends_at.astimezone(SH):%Y-%m-%d %H:%M}")
+        click.echo("demo accounts (log in with phone + password):")
+        for role, phone, password in demo_accounts(now):
+            click.echo(f"  {role:<10} {phone}  {password}")

@@ -1,0 +1,85 @@
+"""Settings read from the environment, with defaults for the embedded setup."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Production-leaning defaults; every knob can be set from the environment."""
+
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'quiz.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Short timeouts: a slow Redis must never hold a worker for long.
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25"))
+    QUIZ_TIMEZONE = os.environ.get("QUIZ_TIMEZONE", "Asia/Shanghai")
+    # Seconds of network grace for the final submit only.
+    SUBMIT_GRACE_S = int(os.environ.get("QUIZ_SUBMIT_GRACE_S", "5"))
+    # How long a leaderboard served from SQL (Redis down) is cached, seconds.
+    LEADERBOARD_SQL_CACHE_S = int(os.environ.get("LEADERBOARD_SQL_CACHE_S", "30"))
+
+    # Cookies and sessions.
+    COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
+    SESSION_COOKIE_SECURE = COOKIE_SECURE
+    SESSION_COOKIE_NAME = "__Host-session" if COOKIE_SECURE else "session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_S", "28800"))
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Uploads (question bank import).
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", str(5 * 1024 * 1024)))
+
+    # Rate limits (Flask-Limiter syntax); generous per address for carrier NAT.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL
+    RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+    # Limiter storage down: fall back to per-process memory (limits then apply
+    # per worker) and never turn a Redis fault into a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_PHONE = os.environ.get("LOGIN_LIMIT_PER_PHONE", "10 per 5 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "300 per minute")
+    REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120 per minute")
+    ANSWER_LIMIT_PER_USER = os.environ.get("ANSWER_LIMIT_PER_USER", "120 per minute")
+
+
+class TestConfig(Config):
+    """Used by the test suite: real services, isolated names, no secure-cookie need."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    COOKIE_SECURE = False
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "session"
+    REMEMBER_COOKIE_SECURE = False

@@ -1,0 +1,163 @@
+"""Citizen pages: home, quiz, result, my attempts. Thin: parse, call, render."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..clock import utcnow
+from ..leaderboard import services as boards
+from . import bp
+from . import services as svc
+from .presenters import attempt_view, result_view
+
+
+def grace() -> int:
+    return current_app.config["SUBMIT_GRACE_S"]
+
+
+def citizen_required() -> None:
+    if current_user.role != "citizen":
+        abort(403)
+
+
+@bp.get("/")
+def index():
+    now = utcnow()
+    contest = svc.current_contest(now)
+    top, participants, my = None, 0, None
+    if contest is not None:
+        uid = current_user.id if current_user.is_authenticated else None
+        top = boards.read_board(contest, boards.Scope("all"), limit=10, user_id=uid)
+        participants = top.total
+        if current_user.is_authenticated and current_user.role == "citizen":
+            my = {
+                "open": svc.open_attempt(current_user, contest),
+                "left": svc.attempts_left_today(current_user, contest, now),
+            }
+    return render_template("contest/index.html", contest=contest, now=now, top=top,
+                           participants=participants, my=my)
+
+
+@bp.post("/quiz/start")
+@login_required
+def start():
+    citizen_required()
+    now = utcnow()
+    contest = svc.current_contest(now)
+    if contest is None:
+        abort(404)
+    try:
+        attempt, _ = svc.start_attempt(current_user, contest, now=now, grace_s=grace())
+    except svc.ContestError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("contest.index"))
+    return redirect(url_for("contest.quiz", attempt_id=attempt.id))
+
+
+@bp.get("/quiz")
+@login_required
+def quiz_current():
+    citizen_required()
+    now = utcnow()
+    contest = svc.current_contest(now)
+    attempt = svc.open_attempt(current_user, contest) if contest else None
+    if attempt is None:
+        return redirect(url_for("contest.index"))
+    return redirect(url_for("contest.quiz", attempt_id=attempt.id))
+
+
+@bp.get("/quiz/<int:attempt_id>")
+@login_required
+def quiz(attempt_id: int):
+    now = utcnow()
+    try:
+        attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
+    except svc.NotFound:
+        abort(404)
+    if attempt.finished_at is not None:
+        return redirect(url_for("contest.result", attempt_id=attempt.id))
+    view = attempt_view(attempt, now)
+    return render_template("contest/quiz.html", attempt=attempt, view=view,
+                           contest=attempt.contest)
+
+
+def _save_form_answers(attempt_id: int, now) -> None:
+    """Plain-form fallback: save every posted q<position> (before the deadline)."""
+    attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
+    if attempt.finished_at is not None or now > attempt.deadline_at:
+        return
+    for answer in attempt.answers:
+        key = f"q{answer.position}"
+        if key in request.form:
+            try:
+                svc.save_answer(attempt_id, current_user, answer.position,
+                                request.form.getlist(key), now=now)
+            except svc.InvalidChoice:
+                pass  # a tampered field; the rest still count
+
+
+@bp.post("/quiz/<int:attempt_id>/save")
+@login_required
+def save(attempt_id: int):
+    now = utcnow()
+    try:
+        _save_form_answers(attempt_id, now)
+    except svc.NotFound:
+        abort(404)
+    except svc.AttemptClosed as exc:
+        flash(exc.message, "error")
+    else:
+        flash("答案已保存", "success")
+    return redirect(url_for("contest.quiz", attempt_id=attempt_id))
+
+
+@bp.post("/quiz/<int:attempt_id>/submit")
+@login_required
+def submit(attempt_id: int):
+    now = utcnow()
+    try:
+        _save_form_answers(attempt_id, now)
+        svc.submit_attempt(attempt_id, current_user, now=now, grace_s=grace())
+    except svc.NotFound:
+        abort(404)
+    except svc.AttemptClosed as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("contest.result", attempt_id=attempt_id))
+
+
+@bp.get("/quiz/<int:attempt_id>/result")
+@login_required
+def result(attempt_id: int):
+    now = utcnow()
+    try:
+        attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
+    except svc.NotFound:
+        abort(404)
+    if attempt.finished_at is None:
+        return redirect(url_for("contest.quiz", attempt_id=attempt.id))
+    contest = attempt.contest
+    ranks = {}
+    for label, scope in (("全市", boards.Scope("all")),
+                         ("本区县", boards.Scope("region", region=current_user.region_code))):
+        board = boards.read_board(contest, scope, limit=1, user_id=current_user.id)
+        ranks[label] = board.me
+    return render_template("contest/result.html", attempt=attempt, contest=contest,
+                           result=result_view(attempt), ranks=ranks)
+
+
+@bp.get("/me")
+@login_required
+def me():
+    now = utcnow()
+    contest = svc.current_contest(now)
+    attempts, best, left = [], None, 0
+    if contest is not None:
+        # Finish any attempt whose time ran out before listing.
+        for a in svc.user_attempts(current_user, contest):
+            if a.finished_at is None:
+                svc.get_attempt(a.id, current_user, now=now, grace_s=grace())
+        attempts = svc.user_attempts(current_user, contest)
+        best = svc.best_attempt(attempts)
+        left = svc.attempts_left_today(current_user, contest, now)
+    return render_template("contest/me.html", contest=contest, attempts=attempts,
+                           best=best, left=left, now=now)

@@ -1,0 +1,386 @@
+"""Leaderboards: Redis sorted sets kept from SQL, with a SQL fallback.
+
+SQL is the truth; Redis boards are rebuilt from it whenever they are missing
+(restart, FLUSHALL) or a write to them failed. Reads and writes never fail a
+request because Redis failed: reads fall back to SQL (cached briefly and
+marked as possibly delayed), writes are logged and repaired by a rebuild.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import redis
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+
+from .. import redis_keys as keys
+from ..clock import day_bounds, iso, local_day, utcnow
+from ..extensions import db, redis_client
+from ..models import Attempt, Contest, Region, User
+from .ranking import make_codec, member_id, public_name, user_id_of
+
+log = logging.getLogger(__name__)
+
+#: contests whose boards missed a write in this process; rebuilt on next contact
+_dirty: set[int] = set()
+_dirty_lock = threading.Lock()
+_sql_cache: dict[tuple, tuple[float, object]] = {}
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # all, region, day
+    region: str | None = None
+    day: date | None = None
+
+
+@dataclass
+class Entry:
+    rank: int
+    name: str
+    region: str
+    region_name: str
+    score: int
+    duration_ms: int
+
+
+@dataclass
+class MyRank:
+    rank: int
+    score: int
+    duration_ms: int
+
+
+@dataclass
+class Board:
+    entries: list[Entry]
+    me: MyRank | None
+    delayed: bool
+    total: int
+
+
+class BadScope(ValueError):
+    pass
+
+
+def parse_scope(raw: str | None) -> Scope:
+    """'all', 'region:<code>' or 'day:<YYYY-MM-DD>'; raises BadScope."""
+    raw = (raw or "all").strip()
+    if raw == "all":
+        return Scope("all")
+    kind, _, arg = raw.partition(":")
+    if kind == "region" and arg and arg.isascii() and len(arg) <= 32:
+        return Scope("region", region=arg)
+    if kind == "day":
+        try:
+            return Scope("day", day=date.fromisoformat(arg))
+        except ValueError:
+            pass
+    raise BadScope(raw)
+
+
+def board_key(contest: Contest, scope: Scope) -> str:
+    if scope.kind == "region":
+        return keys.board_region(contest.id, scope.region)
+    if scope.kind == "day":
+        return keys.board_day(contest.id, scope.day)
+    return keys.board_all(contest.id)
+
+
+def _codec(contest: Contest):
+    return make_codec(contest.max_score, contest.time_limit_s, contest.starts_at,
+                      contest.ends_at)
+
+
+def _names_value(user: User) -> str:
+    return f"{public_name(user.name, user.public_ranking)}|{user.region_code}"
+
+
+# ---------------------------------------------------------------- writes
+
+
+def record_finished(attempt: Attempt) -> None:
+    """Put a committed, finished attempt on every board it touches (one round trip).
+
+    ZADD GT with the absolute key: retrying is harmless and a worse attempt
+    never lowers a citizen's entry. Redis errors are logged, not raised.
+    """
+    if attempt.rank_key is None:
+        return
+    contest, user = attempt.contest, attempt.user
+    member = member_id(user.id)
+    day = local_day(attempt.finished_at, contest.timezone)
+    try:
+        pipe = redis_client.client.pipeline(transaction=False)
+        pipe.zadd(keys.board_all(contest.id), {member: attempt.rank_key}, gt=True)
+        pipe.zadd(keys.board_region(contest.id, user.region_code),
+                  {member: attempt.rank_key}, gt=True)
+        day_key = keys.board_day(contest.id, day)
+        pipe.zadd(day_key, {member: attempt.rank_key}, gt=True)
+        pipe.expire(day_key, keys.DAY_BOARD_TTL_S)
+        pipe.hset(keys.board_names(contest.id), member, _names_value(user))
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("leaderboard write failed for attempt %s: %s", attempt.id, exc)
+        with _dirty_lock:
+            _dirty.add(contest.id)
+
+
+def update_names(user: User, contest_ids: list[int]) -> None:
+    """Refresh a citizen's public name on boards (after a consent change)."""
+    try:
+        pipe = redis_client.client.pipeline(transaction=False)
+        for cid in contest_ids:
+            pipe.hset(keys.board_names(cid), member_id(user.id), _names_value(user))
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("leaderboard name update failed: %s", exc)
+        with _dirty_lock:
+            _dirty.update(contest_ids)
+
+
+# ---------------------------------------------------------------- SQL order
+
+
+def _best_query(contest: Contest, scope: Scope):
+    """Per citizen: best key among finished attempts in the scope (subquery)."""
+    q = (
+        select(Attempt.user_id.label("user_id"), func.max(Attempt.rank_key).label("k"))
+        .where(Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None))
+        .group_by(Attempt.user_id)
+    )
+    if scope.kind == "region":
+        q = q.join(User, User.id == Attempt.user_id).where(
+            User.region_code == scope.region)
+    elif scope.kind == "day":
+        start, end = day_bounds(scope.day, contest.timezone)
+        q = q.where(Attempt.finished_at >= start, Attempt.finished_at < end)
+    return q.subquery()
+
+
+def sql_ranking(contest: Contest, scope: Scope, limit: int | None = None
+                ) -> list[tuple[int, int]]:
+    """(user_id, key) in board order: key descending, then user id ascending."""
+    best = _best_query(contest, scope)
+    q = select(best.c.user_id, best.c.k).order_by(best.c.k.desc(), best.c.user_id)
+    if limit is not None:
+        q = q.limit(limit)
+    return [(r.user_id, int(r.k)) for r in db.session.execute(q)]
+
+
+def _sql_my_rank(contest: Contest, scope: Scope, user_id: int) -> tuple[int, int] | None:
+    best = _best_query(contest, scope)
+    mine = db.session.scalar(select(best.c.k).where(best.c.user_id == user_id))
+    if mine is None:
+        return None
+    ahead = db.session.scalar(
+        select(func.count()).select_from(best).where(
+            or_(best.c.k > mine, and_(best.c.k == mine, best.c.user_id < user_id)))
+    )
+    return ahead + 1, int(mine)
+
+
+def _entries_from(contest: Contest, ranked: list[tuple[int, int]], names: dict[int, tuple[str, str]]
+                  ) -> list[Entry]:
+    codec = _codec(contest)
+    regions = _region_names()
+    out = []
+    for pos, (uid, key) in enumerate(ranked, start=1):
+        name, region = names.get(uid, ("匿名参赛者", ""))
+        score, duration = codec.decode(key)
+        out.append(Entry(pos, name, region, regions.get(region, ""), score, duration))
+    return out
+
+
+_region_cache: dict[str, str] = {}
+
+
+def _region_names() -> dict[str, str]:
+    if not _region_cache:
+        rows = db.session.execute(select(Region.code, Region.name)).all()
+        _region_cache.update({code: name for code, name in rows})
+    return _region_cache
+
+
+def _sql_names(user_ids: list[int]) -> dict[int, tuple[str, str]]:
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        select(User.id, User.name, User.public_ranking, User.region_code)
+        .where(User.id.in_(user_ids)))
+    return {r.id: (public_name(r.name, r.public_ranking), r.region_code) for r in rows}
+
+
+def _sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -> Board:
+    ttl = current_app.config["LEADERBOARD_SQL_CACHE_S"]
+    cache_key = (contest.id, scope, limit)
+    hit = _sql_cache.get(cache_key)
+    if hit and hit[0] > time.monotonic():
+        entries, total = hit[1]
+    else:
+        ranked = sql_ranking(contest, scope, limit)
+        entries = _entries_from(contest, ranked, _sql_names([u for u, _ in ranked]))
+        best = _best_query(contest, scope)
+        total = db.session.scalar(select(func.count()).select_from(best)) or 0
+        _sql_cache[cache_key] = (time.monotonic() + ttl, (entries, total))
+    me = None
+    if user_id is not None:
+        mine = _sql_my_rank(contest, scope, user_id)
+        if mine:
+            score, duration = _codec(contest).decode(mine[1])
+            me = MyRank(mine[0], score, duration)
+    return Board(entries, me, True, total)
+
+
+# ---------------------------------------------------------------- reads
+
+
+def read_board(contest: Contest, scope: Scope, *, limit: int = 10,
+               user_id: int | None = None) -> Board:
+    """Top `limit` of a board plus the caller's own rank; from Redis, else SQL."""
+    try:
+        return _redis_board(contest, scope, limit, user_id)
+    except redis.RedisError as exc:
+        log.warning("leaderboard read from Redis failed, serving SQL: %s", exc)
+        with _dirty_lock:
+            _dirty.add(contest.id)
+        return _sql_board(contest, scope, limit, user_id)
+
+
+def _redis_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -> Board:
+    r = redis_client.client
+    if contest.id in _dirty:
+        rebuild(contest)
+    key = board_key(contest, scope)
+    pipe = r.pipeline(transaction=False)
+    pipe.exists(keys.board_meta(contest.id))
+    pipe.zrevrange(key, 0, limit - 1, withscores=True)
+    pipe.zcard(key)
+    if user_id is not None:
+        pipe.zrevrank(key, member_id(user_id))
+        pipe.zscore(key, member_id(user_id))
+    res = pipe.execute()
+    if not res[0]:
+        # Boards missing (Redis restarted or flushed): rebuild, then serve SQL once.
+        rebuild(contest)
+        return _sql_board(contest, scope, limit, user_id)
+    top, total = res[1], res[2]
+    names: dict[int, tuple[str, str]] = {}
+    if top:
+        raw = r.hmget(keys.board_names(contest.id), [m for m, _ in top])
+        for (m, _), val in zip(top, raw):
+            if val:
+                name, _, region = val.rpartition("|")
+                names[user_id_of(m)] = (name, region)
+    ranked = [(user_id_of(m), int(s)) for m, s in top]
+    missing = [u for u, _ in ranked if u not in names]
+    names.update(_sql_names(missing))
+    me = None
+    if user_id is not None and res[3] is not None:
+        score, duration = _codec(contest).decode(int(res[4]))
+        me = MyRank(res[3] + 1, score, duration)
+    return Board(_entries_from(contest, ranked, names), me, False, total)
+
+
+def participants(contest: Contest) -> int:
+    """How many citizens finished at least one attempt."""
+    try:
+        if redis_client.client.exists(keys.board_meta(contest.id)):
+            return redis_client.client.zcard(keys.board_all(contest.id))
+    except redis.RedisError:
+        pass
+    return db.session.scalar(
+        select(func.count(func.distinct(Attempt.user_id))).where(
+            Attempt.contest_id == contest.id, Attempt.finished_at.is_not(None))
+    ) or 0
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+def rebuild(contest: Contest, *, force: bool = False) -> int | None:
+    """Rebuild every board of a contest from SQL into temporary keys, then RENAME
+    them over the live ones. Returns members written, or None if another process
+    holds the rebuild lock. Raises redis.RedisError if Redis is unreachable."""
+    r = redis_client.client
+    lock = keys.rebuild_lock(contest.id)
+    if not r.set(lock, "1", nx=True, ex=keys.REBUILD_LOCK_TTL_S) and not force:
+        return None
+    with _dirty_lock:
+        _dirty.discard(contest.id)
+    try:
+        rows = db.session.execute(
+            select(Attempt.user_id, Attempt.rank_key, Attempt.finished_at,
+                   User.region_code, User.name, User.public_ranking)
+            .join(User, User.id == Attempt.user_id)
+            .where(Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None))
+        )
+        boards: dict[str, dict[str, int]] = {}
+        names: dict[str, str] = {}
+        day_keys: set[str] = set()
+
+        def put(key: str, member: str, value: int) -> None:
+            board = boards.setdefault(key, {})
+            if value > board.get(member, -1):
+                board[member] = value
+
+        for row in rows:
+            m = member_id(row.user_id)
+            put(keys.board_all(contest.id), m, row.rank_key)
+            put(keys.board_region(contest.id, row.region_code), m, row.rank_key)
+            dk = keys.board_day(contest.id, local_day(row.finished_at, contest.timezone))
+            day_keys.add(dk)
+            put(dk, m, row.rank_key)
+            names[m] = f"{public_name(row.name, row.public_ranking)}|{row.region_code}"
+        db.session.rollback()
+        if names:
+            boards[keys.board_names(contest.id)] = names  # type: ignore[assignment]
+        stale = {k for k in r.scan_iter(match=keys.board_pattern(contest.id), count=500)
+                 if k not in boards and k not in (lock, keys.board_meta(contest.id))
+                 and not k.endswith(":tmp")}
+        pipe = r.pipeline(transaction=False)
+        for key, mapping in boards.items():
+            tmp = keys.temporary(key)
+            pipe.delete(tmp)
+            items = list(mapping.items())
+            for i in range(0, len(items), 5000):
+                chunk = dict(items[i:i + 5000])
+                if key == keys.board_names(contest.id):
+                    pipe.hset(tmp, mapping=chunk)
+                else:
+                    pipe.zadd(tmp, chunk)
+            pipe.rename(tmp, key)
+            if key in day_keys:
+                pipe.expire(key, keys.DAY_BOARD_TTL_S)
+        for key in stale:
+            pipe.delete(key)
+        pipe.hset(keys.board_meta(contest.id), mapping={
+            "built_at": iso(utcnow(), contest.timezone)})
+        pipe.execute()
+        _sql_cache.clear()
+        return len(boards.get(keys.board_all(contest.id), {}))
+    except redis.RedisError:
+        with _dirty_lock:
+            _dirty.add(contest.id)
+        raise
+    finally:
+        try:
+            r.delete(lock)
+        except redis.RedisError:
+            pass
+
+
+def rebuild_if_missing(contest: Contest) -> bool:
+    """Start-up check: rebuild when the boards' meta key is missing. True if rebuilt."""
+    try:
+        if redis_client.client.exists(keys.board_meta(contest.id)):
+            return False
+        rebuild(contest)
+        return True
+    except redis.RedisError as exc:
+        log.warning("leaderboard start-up check failed: %s", exc)
+        return False

@@ -1,0 +1,250 @@
+"""SQLAlchemy models: the system of record (users, bank, contests, attempts)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .clock import utcnow
+from .extensions import db
+
+ROLES = ("citizen", "organizer", "staff", "admin")
+QUESTION_TYPES = ("single", "multiple", "judge")
+JUDGE_LABELS = ("正确", "错误")  # judge options A and B, never shuffled
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Region(db.Model):
+    """A county-level division or functional zone of Tangshan (loaded from data)."""
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: district, county, city, zone or city_unit
+    kind: Mapped[str] = mapped_column(String(16))
+    population: Mapped[int | None]
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Category(db.Model):
+    """A knowledge area of the question bank (question_bank/categories.csv)."""
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Question(db.Model):
+    """One bank item. `answer` holds original option letters (judge: A=正确, B=错误)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the stable id of the CSV, e.g. health-017
+    ext_id: Mapped[str] = mapped_column(String(64), unique=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    difficulty: Mapped[int] = mapped_column(Integer)
+    stem: Mapped[str] = mapped_column(Text)
+    #: option texts in original order (A, B, ...); judge: ["正确", "错误"]
+    options: Mapped[list[str]] = mapped_column(JSON)
+    answer: Mapped[str] = mapped_column(String(8))
+    explanation: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    category: Mapped[Category] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("type IN ('single', 'multiple', 'judge')", name="type"),
+        CheckConstraint("difficulty BETWEEN 1 AND 3", name="difficulty"),
+    )
+
+
+class Contest(db.Model):
+    """A contest window with its rules; organizers edit these per contest."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    time_limit_s: Mapped[int] = mapped_column(default=900)
+    questions_per_attempt: Mapped[int] = mapped_column(default=20)
+    attempts_per_day: Mapped[int] = mapped_column(default=3)
+    points_per_question: Mapped[int] = mapped_column(default=5)
+    #: {"single": 10, "multiple": 5, "judge": 5}; sums to questions_per_attempt
+    type_counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    #: minimum questions per category {"health": 2, ...}; the rest spread evenly
+    category_quotas: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="window"),)
+
+    @property
+    def max_score(self) -> int:
+        return self.questions_per_attempt * self.points_per_question
+
+    def status(self, now: datetime) -> str:
+        """upcoming, open or closed at `now`."""
+        if now < self.starts_at:
+            return "upcoming"
+        if now >= self.ends_at:
+            return "closed"
+        return "open"
+
+
+class User(UserMixin, db.Model):
+    """Any account; citizens register themselves, the CLI makes the others."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="citizen")
+    #: separate consent (PIPL) to appear by masked name on public rankings
+    public_ranking: Mapped[bool] = mapped_column(default=False)
+    #: staff only: the one region this account may see; NULL = city-wide
+    staff_region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
+    #: rotated at logout; the cookie carries it, so old cookies stop working
+    session_token: Mapped[str] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    region: Mapped[Region] = relationship(foreign_keys=[region_code])
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('citizen', 'organizer', 'staff', 'admin')", name="role"
+        ),
+    )
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return not self.disabled
+
+
+class Attempt(db.Model):
+    """One timed try at a contest. Status is derived from the stored times."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: min(started_at + time limit, contest end), fixed at start
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: how it finished: submitted by the citizen or expired by the clock
+    finish_kind: Mapped[str | None] = mapped_column(String(16))
+    score: Mapped[int | None]
+    correct_count: Mapped[int | None]
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: the leaderboard's composite order key (see leaderboard.ranking)
+    rank_key: Mapped[int | None] = mapped_column(BigInteger)
+
+    user: Mapped[User] = relationship()
+    contest: Mapped[Contest] = relationship()
+    answers: Mapped[list[AttemptAnswer]] = relationship(
+        order_by="AttemptAnswer.position", back_populates="attempt"
+    )
+
+    __table_args__ = (
+        # At most one unfinished attempt per citizen and contest, by constraint.
+        Index(
+            "uq_attempt_one_open",
+            "user_id",
+            "contest_id",
+            unique=True,
+            sqlite_where=text("finished_at IS NULL"),
+            postgresql_where=text("finished_at IS NULL"),
+        ),
+        Index("ix_attempt_user_contest_started", "user_id", "contest_id", "started_at"),
+        Index("ix_attempt_contest_rank", "contest_id", "rank_key"),
+        Index("ix_attempt_open_deadline", "deadline_at", postgresql_where=text(
+            "finished_at IS NULL"), sqlite_where=text("finished_at IS NULL")),
+        CheckConstraint(
+            "finish_kind IS NULL OR finish_kind IN ('submitted', 'expired')",
+            name="finish_kind",
+        ),
+    )
+
+    @property
+    def status(self) -> str:
+        """open, submitted or expired."""
+        return self.finish_kind if self.finished_at is not None else "open"
+
+
+class AttemptAnswer(db.Model):
+    """One drawn question of an attempt, its display order and the saved choice."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"))
+    #: 1-based display position
+    position: Mapped[int]
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))
+    #: original letters in display order, e.g. "CADB": shown A is original C
+    option_order: Mapped[str] = mapped_column(String(8))
+    #: chosen original letters, sorted; NULL = not answered
+    choices: Mapped[str | None] = mapped_column(String(8))
+    #: bumped on every save; a write with an older version is refused (two tabs)
+    version: Mapped[int] = mapped_column(default=0)
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_correct: Mapped[bool | None]
+
+    attempt: Mapped[Attempt] = relationship(back_populates="answers")
+    question: Mapped[Question] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "position"),
+        UniqueConstraint("attempt_id", "question_id"),
+    )
+
+
+class AuditEvent(db.Model):
+    """Security-relevant events: logins, denials, imports, exports."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,6 @@
+"""Participation by region for staff: services, pages and exports."""
+from flask import Blueprint
+
+bp = Blueprint("stats", __name__)
+
+from . import views  # noqa: E402,F401
