@@ -251,23 +251,30 @@ def read_board(contest: Contest, scope: Scope, *, limit: int = 10,
         return _sql_board(contest, scope, limit, user_id)
 
 
-def _redis_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -> Board:
-    r = redis_client.client
-    if contest.id in _dirty:
-        rebuild(contest)
+def _read_pipeline(contest: Contest, scope: Scope, limit: int, user_id: int | None
+                   ) -> list:
     key = board_key(contest, scope)
-    pipe = r.pipeline(transaction=False)
+    pipe = redis_client.client.pipeline(transaction=False)
     pipe.exists(keys.board_meta(contest.id))
     pipe.zrevrange(key, 0, limit - 1, withscores=True)
     pipe.zcard(key)
     if user_id is not None:
         pipe.zrevrank(key, member_id(user_id))
         pipe.zscore(key, member_id(user_id))
-    res = pipe.execute()
-    if not res[0]:
-        # Boards missing (Redis restarted or flushed): rebuild, then serve SQL once.
+    return pipe.execute()
+
+
+def _redis_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -> Board:
+    r = redis_client.client
+    if contest.id in _dirty:
         rebuild(contest)
-        return _sql_board(contest, scope, limit, user_id)
+    res = _read_pipeline(contest, scope, limit, user_id)
+    if not res[0]:
+        # Boards missing (Redis restarted or flushed): rebuild them now; if
+        # another process is already rebuilding, serve SQL meanwhile.
+        if rebuild(contest) is None:
+            return _sql_board(contest, scope, limit, user_id)
+        res = _read_pipeline(contest, scope, limit, user_id)
     top, total = res[1], res[2]
     names: dict[int, tuple[str, str]] = {}
     if top:
