@@ -20,19 +20,16 @@ COLUMNS = [("name", "区县"), ("registered", "注册人数"), ("participants", 
 
 
 def safe_cell(value) -> str:
-    """Spreadsheet-safe text: a leading = + - @ TAB or CR is neutralised with '."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") and not _is_number(text):
+    """Spreadsheet-safe text (OWASP CSV injection): numbers we computed pass as
+    numbers; text starting with = + - @ TAB, CR or LF gets a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
         return "'" + text
     return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 @bp.get("/staff/")

@@ -1,0 +1,127 @@
+"""Account pages, sessions, rate limits, headers and role checks."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from quiz_app import create_app
+from quiz_app.config import Config
+from quiz_app.extensions import db
+from quiz_app.models import User
+from tests.conftest import TEST_PASSWORD
+
+
+def csrf_from(html: str) -> str:
+    """The token of a page: WTForms' hidden field or our own hidden inputs."""
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'type="hidden" name="csrf_token" value="([^"]+)"', html)
+    return m.group(1)
+
+
+def form_token(client, path):
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def test_register_page_shows_field_errors_and_creates_nothing(client, app):
+    token = form_token(client, "/register")
+    r = client.post("/register", data={
+        "csrf_token": token, "name": "张三", "phone": "1381234", "region": "lunan",
+        "password": "kexue-2023", "password2": "kexue-2024", "privacy": "y"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "两次输入的密码不一致" in html
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+
+
+def test_register_then_logout_then_login(client, app):
+    token = form_token(client, "/register")
+    r = client.post("/register", data={
+        "csrf_token": token, "name": "张三明", "phone": "13812345678",
+        "region": "qianan", "password": "kexue-2023", "password2": "kexue-2023",
+        "public_ranking": "y", "privacy": "y"}, follow_redirects=True)
+    assert "注册成功" in r.get_data(as_text=True)
+    with app.app_context():
+        user = db.session.query(User).one()
+        assert user.region_code == "qianan" and user.public_ranking
+        assert user.password_hash.startswith("scrypt:")  # a slow KDF
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/me").status_code == 302  # back to the login page
+    token = form_token(client, "/login")
+    r = client.post("/login", data={"csrf_token": token, "phone": "13812345678",
+                                    "password": "kexue-2023"})
+    assert r.status_code == 302
+
+
+def test_logout_needs_post_with_csrf(client, make_user, api):
+    api.login(make_user())
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    assert client.get("/me").status_code == 200
+
+
+def test_login_redirect_is_same_site_only(client, make_user):
+    user = make_user()
+    token = form_token(client, "/login")
+    r = client.post("/login?next=//evil.example/x", data={
+        "csrf_token": token, "phone": user.phone, "password": TEST_PASSWORD})
+    assert r.headers["Location"] == "/"
+
+
+def test_login_is_rate_limited_per_phone(api, make_user):
+    user = make_user()
+    codes = [api.post("/api/v1/auth/login", {"phone": user.phone, "password": "wrong-pw"}
+                      ).status_code for _ in range(11)]
+    assert codes[:10] == [401] * 10
+    assert codes[10] == 429
+    # Another phone from the same address is not locked out.
+    other = make_user()
+    assert api.post("/api/v1/auth/login", {"phone": other.phone,
+                                           "password": TEST_PASSWORD}).status_code == 200
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    csp = r.headers["Content-Security-Policy"]
+    assert "object-src 'none'" in csp and "base-uri 'none'" in csp
+    assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_production_cookies_are_secure(database_url, redis_server):
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=database_url,
+                     REDIS_URL=redis_server.connection_url,
+                     RATELIMIT_STORAGE_URI=redis_server.connection_url)
+    client = app.test_client()
+    r = client.get("/api/v1/csrf", base_url="https://localhost")
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["/admin/questions", "/admin/questions/export.csv",
+                                  "/staff/", "/staff/regions.csv"])
+def test_citizens_cannot_open_organizer_or_staff_pages(api, client, make_user, path):
+    assert client.get(path).status_code == 302  # anonymous: to login
+    api.login(make_user())
+    assert client.get(path).status_code == 403
+
+
+def test_staff_cannot_open_bank_pages(api, client, make_user):
+    api.login(make_user(role="staff"))
+    assert client.get("/admin/questions").status_code == 403
+    assert client.get("/staff/").status_code == 200
+
+
+def test_error_pages_are_generic(client):
+    r = client.get("/no/such/page")
+    assert r.status_code == 404
+    html = r.get_data(as_text=True)
+    assert "页面不存在" in html and "Traceback" not in html

@@ -1,0 +1,168 @@
+"""Organizer import/export: all rows or none, row-numbered errors, hostile files."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import openpyxl
+import pytest
+
+from quiz_app.bank.fileformat import BankFileError
+from quiz_app.bank.services import import_file, sync_categories
+from quiz_app.extensions import db
+from quiz_app.models import Question
+from tests.auth.test_views import csrf_from
+from tests.conftest import NOW, bank_rows, rows_to_csv
+
+
+@pytest.fixture
+def cats(ctx):
+    sync_categories([("health", "卫生健康", ""), ("safety", "安全", ""),
+                     ("science", "科学", "")])
+    db.session.commit()
+
+
+def count():
+    return db.session.query(Question).count()
+
+
+def test_valid_csv_imports_and_reimport_updates(cats):
+    data = rows_to_csv(bank_rows())
+    assert import_file(data, "b.csv", now=NOW).created == 42
+    again = import_file(data, "b.csv", now=NOW)
+    assert (again.created, again.updated) == (0, 42)
+    assert count() == 42
+
+
+def test_one_bad_row_imports_nothing_and_names_every_line(cats):
+    rows = bank_rows()
+    rows[3][11] = "Z"          # answer not an option (line 4)
+    rows[7][1] = "nosuch"      # unknown category (line 8)
+    rows[9] = rows[9][:5]      # ragged row (line 10)
+    with pytest.raises(BankFileError) as exc:
+        import_file(rows_to_csv(rows), "b.csv", now=NOW)
+    lines = {e.line for e in exc.value.errors}
+    assert lines == {4, 8, 10}
+    assert count() == 0
+
+
+def test_duplicate_ids_are_refused(cats):
+    rows = bank_rows()
+    rows[5][0] = rows[2][0]
+    with pytest.raises(BankFileError) as exc:
+        import_file(rows_to_csv(rows), "b.csv", now=NOW)
+    assert "重复" in str(exc.value)
+    assert count() == 0
+
+
+@pytest.mark.parametrize("cell", ["=1+2", "+SUM(A1)", "@cmd", "\t=1"])
+def test_formula_like_cells_are_refused(cats, cell):
+    rows = bank_rows()
+    rows[1][4] = cell
+    with pytest.raises(BankFileError):
+        import_file(rows_to_csv(rows), "b.csv", now=NOW)
+    assert count() == 0
+
+
+def test_gbk_and_nul_files_are_refused_clearly(cats):
+    data = rows_to_csv(bank_rows())
+    with pytest.raises(BankFileError) as exc:
+        import_file(data.decode("utf-8").encode("gbk"), "b.csv", now=NOW)
+    assert "UTF-8" in str(exc.value)
+    with pytest.raises(BankFileError):
+        import_file(data + b"\x00", "b.csv", now=NOW)
+
+
+def test_utf8_bom_is_accepted(cats):
+    assert import_file(b"\xef\xbb\xbf" + rows_to_csv(bank_rows()), "b.csv",
+                       now=NOW).created == 42
+
+
+def xlsx_bytes(rows) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_imports(cats):
+    assert import_file(xlsx_bytes(bank_rows()), "bank.xlsx", now=NOW).created == 42
+
+
+def test_xlsx_zip_bomb_is_refused_before_parsing(cats):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (60 * 1024 * 1024))
+    data = buf.getvalue()
+    assert len(data) < 200_000  # tiny on disk
+    with pytest.raises(BankFileError) as exc:
+        import_file(data, "bomb.xlsx", now=NOW)
+    assert "过大" in str(exc.value)
+
+
+def test_xlsx_with_too_many_entries_is_refused(cats):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(300):
+            zf.writestr(f"x/{i}.xml", b"<a/>")
+    with pytest.raises(BankFileError):
+        import_file(buf.getvalue(), "many.xlsx", now=NOW)
+
+
+def test_not_really_xlsx_is_refused(cats):
+    with pytest.raises(BankFileError):
+        import_file(b"id,category\n", "fake.xlsx", now=NOW)
+
+
+def test_defusedxml_guards_openpyxl():
+    from openpyxl.xml import DEFUSEDXML
+
+    assert DEFUSEDXML is True
+
+
+# ------------------------------------------------------------- organizer pages
+
+def test_organizer_upload_and_export(client, api, make_user, app):
+    with app.app_context():
+        sync_categories([("health", "卫生健康", ""), ("safety", "安全", ""),
+                         ("science", "科学", "")])
+        db.session.commit()
+    api.login(make_user(role="organizer"))
+    token = csrf_from(client.get("/admin/questions").get_data(as_text=True))
+    bad = bank_rows()
+    bad[2][2] = "essay"
+    r = client.post("/admin/questions/import", data={
+        "csrf_token": token, "file": (io.BytesIO(rows_to_csv(bad)), "b.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 422
+    assert "第3行" in r.get_data(as_text=True)
+    r = client.post("/admin/questions/import", data={
+        "csrf_token": token, "file": (io.BytesIO(rows_to_csv(bank_rows())), "b.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 303
+    r = client.get("/admin/questions/export.csv")
+    assert r.headers["Content-Disposition"].startswith("attachment")
+    exported = r.data
+    with app.app_context():
+        db.session.query(Question).delete()
+        db.session.commit()
+        assert import_file(exported, "export.csv", now=NOW).created == 42
+
+
+def test_upload_without_csrf_and_too_large(client, api, make_user, app):
+    api.login(make_user(role="organizer"))
+    r = client.post("/admin/questions/import", data={
+        "file": (io.BytesIO(b"x"), "b.csv")}, content_type="multipart/form-data")
+    assert r.status_code == 400
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        token = csrf_from(client.get("/admin/questions").get_data(as_text=True))
+        r = client.post("/admin/questions/import", data={
+            "csrf_token": token, "file": (io.BytesIO(b"x" * 5000), "b.csv")},
+            content_type="multipart/form-data")
+        assert r.status_code == 413
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024

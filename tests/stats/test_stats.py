@@ -1,0 +1,60 @@
+"""Participation by region: correct figures, region-scoped staff, safe exports."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from quiz_app.clock import utcnow
+from quiz_app.contest import services as svc
+from quiz_app.extensions import db
+from quiz_app.models import Contest, User
+from quiz_app.stats.views import safe_cell
+
+
+@pytest.fixture
+def played(app, make_bank, make_contest, make_user):
+    make_bank()
+    now = utcnow()
+    c = make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3))
+    people = [make_user(region="lunan"), make_user(region="lunan"),
+              make_user(region="qianan"), make_user(region="qianan")]
+    with app.app_context():
+        contest = db.session.get(Contest, c.id)
+        for i, u in enumerate(people[:3]):
+            user = db.session.get(User, u.id)
+            a, _ = svc.start_attempt(user, contest, now=now - timedelta(minutes=30), grace_s=5)
+            if i < 2:
+                svc.submit_attempt(a.id, user, now=now - timedelta(minutes=29), grace_s=5)
+    return c
+
+
+def test_city_staff_sees_every_region(api, make_user, played):
+    api.login(make_user(role="staff"))
+    rows = {r["code"]: r for r in api.get("/api/v1/stats/regions").get_json()}
+    assert len(rows) == 19
+    assert rows["lunan"]["registered"] == 2 and rows["lunan"]["participants"] == 2
+    assert rows["lunan"]["finished"] == 2 and rows["lunan"]["attempts"] == 2
+    assert rows["qianan"]["participants"] == 1 and rows["qianan"]["attempts"] == 1
+    # The third attempt was never submitted; reading stats must not invent a finish.
+    assert rows["qianan"]["registered"] == 2
+    assert rows["gaoxin"]["participants"] == 0 and rows["gaoxin"]["avg_best_score"] is None
+
+
+def test_region_staff_sees_only_its_region(api, client, make_user, played):
+    api.login(make_user(role="staff", staff_region="qianan"))
+    rows = api.get("/api/v1/stats/regions").get_json()
+    assert [r["code"] for r in rows] == ["qianan"]
+    page = client.get("/staff/").get_data(as_text=True)
+    assert "迁安市" in page and "路南区" not in page
+    export = client.get("/staff/regions.csv").get_data(as_text=True)
+    assert "迁安市" in export and "路南区" not in export
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"), ("-1", "'-1"), ("a\";=1+2", "a\";=1+2"), ("路南区", "路南区"),
+    (None, ""), (12, "12"), (85.5, "85.5"),
+])
+def test_export_cells_are_neutralised(value, expected):
+    assert safe_cell(value) == expected
