@@ -1,11 +1,11 @@
 """The contest platform: create_app builds the Flask application."""
+
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, jsonify, render_template, request
@@ -15,10 +15,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
+from . import redis_keys
 from .clock import iso
 from .config import Config
 from .extensions import csrf, db, limiter, login_manager, migrate, redis_client
-from . import redis_keys
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,16 @@ def api_error(status: int, code: str, message: str):
 
 
 HTTP_MESSAGES = {
-    400: "请求有误", 401: "请先登录", 403: "没有权限访问", 404: "页面不存在",
-    405: "不支持该请求方法", 409: "请求与当前状态冲突", 413: "上传的文件太大",
-    422: "提交的数据无效", 429: "操作太频繁，请稍后再试", 500: "服务器出错了",
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限访问",
+    404: "页面不存在",
+    405: "不支持该请求方法",
+    409: "请求与当前状态冲突",
+    413: "上传的文件太大",
+    422: "提交的数据无效",
+    429: "操作太频繁，请稍后再试",
+    500: "服务器出错了",
     503: "服务暂时不可用，请稍后再试",
 }
 
@@ -143,8 +150,9 @@ def register_error_handlers(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         if wants_json():
             return api_error(400, "csrf_failed", "安全校验失败，请刷新页面后重试")
-        return render_template("error.html", code=400,
-                               message="页面已过期或安全校验失败，请返回刷新后重试"), 400
+        return render_template(
+            "error.html", code=400, message="页面已过期或安全校验失败，请返回刷新后重试"
+        ), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -157,10 +165,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        from sqlalchemy.exc import OperationalError, InterfaceError
+        from sqlalchemy.exc import InterfaceError, OperationalError
 
         error_id = secrets.token_hex(4)
-        log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        log.exception(
+            "unhandled error %s on %s %s", error_id, request.method, request.path
+        )
         db.session.rollback()
         if isinstance(exc, (OperationalError, InterfaceError)):
             code, message = 503, HTTP_MESSAGES[503]
@@ -168,16 +178,19 @@ def register_error_handlers(app: Flask) -> None:
             code, message = 500, HTTP_MESSAGES[500]
         message = f"{message}（错误编号 {error_id}）"
         if wants_json():
-            return api_error(code, "server_error" if code == 500 else "unavailable",
-                             message)
+            return api_error(
+                code, "server_error" if code == 500 else "unavailable", message
+            )
         return render_template("error.html", code=code, message=message), code
 
 
 def register_security_headers(app: Flask) -> None:
-    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; "
-           "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-           "form-action 'self'")
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    )
 
     @app.after_request
     def headers(resp):
@@ -188,7 +201,9 @@ def register_security_headers(app: Flask) -> None:
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("COOKIE_SECURE"):
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            h.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         if not request.path.startswith("/static/"):
             # Pages and API answers are personal or live: never cache them.
             h.setdefault("Cache-Control", "no-store")

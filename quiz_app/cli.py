@@ -1,5 +1,6 @@
 """Top-level commands: `flask setup` loads data; `flask demo` adds the demo contest
 and accounts the run command prints."""
+
 from __future__ import annotations
 
 import secrets
@@ -48,13 +49,18 @@ def ensure_2023_contest() -> Contest:
 def ensure_demo_contest(now: datetime) -> Contest:
     """A contest open now (re-created when the last one has ended)."""
     contest = db.session.scalar(
-        select(Contest).where(Contest.title == DEMO_TITLE, Contest.ends_at > now)
-        .order_by(Contest.ends_at.desc()))
+        select(Contest)
+        .where(Contest.title == DEMO_TITLE, Contest.ends_at > now)
+        .order_by(Contest.ends_at.desc())
+    )
     if contest is None:
         start = now.astimezone(SH).replace(hour=0, minute=0, second=0, microsecond=0)
-        contest = create_contest(title=DEMO_TITLE, starts_at=start,
-                                 ends_at=start + timedelta(days=7),
-                                 description="与2023年竞赛规则相同的演示竞赛。")
+        contest = create_contest(
+            title=DEMO_TITLE,
+            starts_at=start,
+            ends_at=start + timedelta(days=7),
+            description="与2023年竞赛规则相同的演示竞赛。",
+        )
     return contest
 
 
@@ -72,8 +78,15 @@ def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
         exists = db.session.scalar(select(User.id).where(User.phone == phone))
         if not exists:
             password = secrets.token_urlsafe(9)
-            create_user(name=name, phone=phone, region=region, password=password,
-                        role=role, public_ranking=True, now=now)
+            create_user(
+                name=name,
+                phone=phone,
+                region=region,
+                password=password,
+                role=role,
+                public_ranking=True,
+                now=now,
+            )
             known[phone] = (role, password)
         if phone in known:
             out.append((known[phone][0], phone, known[phone][1]))
@@ -84,8 +97,13 @@ def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
 
 def register(app: Flask) -> None:
     @app.cli.command("setup")
-    @click.option("--bank", "bank_dir", type=click.Path(path_type=Path), default=BANK_DIR,
-                  show_default=True)
+    @click.option(
+        "--bank",
+        "bank_dir",
+        type=click.Path(path_type=Path),
+        default=BANK_DIR,
+        show_default=True,
+    )
     def setup_command(bank_dir: Path) -> None:
         """Load regions, the question bank and the 2023 contest (idempotent)."""
         now = utcnow()
@@ -105,8 +123,10 @@ def register(app: Flask) -> None:
         now = utcnow()
         contest = ensure_demo_contest(now)
         rebuild_if_missing(contest)
-        click.echo(f"demo contest {contest.id}: {contest.title}, open until "
-                   f"{contest.ends_at.astimezone(SH):%Y-%m-%d %H:%M}")
+        click.echo(
+            f"demo contest {contest.id}: {contest.title}, open until "
+            f"{contest.ends_at.astimezone(SH):%Y-%m-%d %H:%M}"
+        )
         click.echo("demo accounts (log in with phone + password):")
         for role, phone, password in demo_accounts(now):
             click.echo(f"  {role:<10} {phone}  {password}")

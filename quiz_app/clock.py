@@ -1,7 +1,8 @@
 """The one clock of the app: every service gets `now` from here (via the view)."""
+
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, date
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 

@@ -1,4 +1,5 @@
 """Settings read from the environment, with defaults for the embedded setup."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Unbound extension instances; create_app binds them with init_app."""
+
 from __future__ import annotations
 
 import redis

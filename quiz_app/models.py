@@ -1,4 +1,5 @@
 """SQLAlchemy models: the system of record (users, bank, contests, attempts)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -198,8 +199,12 @@ class Attempt(db.Model):
         ),
         Index("ix_attempt_user_contest_started", "user_id", "contest_id", "started_at"),
         Index("ix_attempt_contest_rank", "contest_id", "rank_key"),
-        Index("ix_attempt_open_deadline", "deadline_at", postgresql_where=text(
-            "finished_at IS NULL"), sqlite_where=text("finished_at IS NULL")),
+        Index(
+            "ix_attempt_open_deadline",
+            "deadline_at",
+            postgresql_where=text("finished_at IS NULL"),
+            sqlite_where=text("finished_at IS NULL"),
+        ),
         CheckConstraint(
             "finish_kind IS NULL OR finish_kind IN ('submitted', 'expired')",
             name="finish_kind",

@@ -1,8 +1,11 @@
-"""Every Redis key of the app, with its type, meaning and TTL. No other module spells a key.
+"""Every Redis key of the app, with its type, meaning and TTL.
+
+No other module spells a key.
 
 All keys of one contest share the hash tag ``{c<id>}`` so that they live in one
 Redis Cluster slot (multi-key pipelines, RENAME of rebuilt boards).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -31,7 +34,10 @@ def board_region(contest_id: int, region_code: str) -> str:
 
 
 def board_day(contest_id: int, day: date) -> str:
-    """ZSET, best of each citizen's attempts finished that day (contest zone); TTL DAY_BOARD_TTL_S."""
+    """ZSET, each citizen's best attempt finished that day (contest zone).
+
+    TTL DAY_BOARD_TTL_S after the last write.
+    """
     return f"{_tag(contest_id)}:day:{day:%Y%m%d}"
 
 

@@ -1,4 +1,5 @@
 """Tangshan's regions: the data file, loading it into the database, lookups."""
+
 from __future__ import annotations
 
 import csv
@@ -32,8 +33,13 @@ def read_region_file(path: Path = DATA_FILE) -> list[RegionRow]:
                 raise ValueError(f"bad region row: {raw}")
             pop = raw.get("population") or ""
             rows.append(
-                RegionRow(raw["code"], raw["name"], raw["kind"],
-                          int(pop) if pop else None, order)
+                RegionRow(
+                    raw["code"],
+                    raw["name"],
+                    raw["kind"],
+                    int(pop) if pop else None,
+                    order,
+                )
             )
     return rows
 

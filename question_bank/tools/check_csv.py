@@ -1,11 +1,25 @@
-"""Quick self-check of one or more question CSV files (the full test lives in tests/)."""
+"""Quick self-check of question CSV files (the full test lives in tests/)."""
+
 import csv
 import sys
 from collections import Counter
 
-HEADER = ["id", "category", "type", "difficulty", "stem", "option_a", "option_b",
-          "option_c", "option_d", "option_e", "option_f", "answer", "explanation",
-          "source"]
+HEADER = [
+    "id",
+    "category",
+    "type",
+    "difficulty",
+    "stem",
+    "option_a",
+    "option_b",
+    "option_c",
+    "option_d",
+    "option_e",
+    "option_f",
+    "answer",
+    "explanation",
+    "source",
+]
 LETTERS = "ABCDEF"
 
 
@@ -18,14 +32,16 @@ def check(path: str) -> int:
         return 1
     types, diffs, stems, ids = Counter(), Counter(), Counter(), Counter()
     for line, raw in enumerate(rows[1:], start=2):
-        def err(msg: str) -> None:
+
+        def err(msg: str, line: int = line) -> None:
             nonlocal bad
             bad += 1
             print(f"{path}:{line}: {msg}")
+
         if len(raw) != len(HEADER):
             err(f"{len(raw)} cells, expected {len(HEADER)}")
             continue
-        r = dict(zip(HEADER, raw))
+        r = dict(zip(HEADER, raw, strict=True))
         ids[r["id"]] += 1
         stems[r["stem"].strip()] += 1
         types[r["type"]] += 1
@@ -67,8 +83,10 @@ def check(path: str) -> int:
             bad += 1
             print(f"{path}: duplicate stem {k}")
     total = sum(types.values())
-    print(f"{path}: {total} rows, types {dict(types)}, difficulty {dict(diffs)}, "
-          f"{bad} problems")
+    print(
+        f"{path}: {total} rows, types {dict(types)}, difficulty {dict(diffs)}, "
+        f"{bad} problems"
+    )
     return bad
 
 

@@ -1,4 +1,5 @@
 """JSON API v1: thin views over the same services as the pages."""
+
 from flask import Blueprint
 
 bp = Blueprint("api", __name__)

@@ -1,4 +1,5 @@
 """JSON API v1 (contract in DESIGN.md). Errors are {"error": {"code", "message"}}."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,8 +46,11 @@ def contest_error(exc: svc.ContestError):
 @bp.errorhandler(accounts.FieldError)
 def field_error(exc: accounts.FieldError):
     taken = isinstance(exc, accounts.PhoneTaken)
-    error = {"code": "phone_taken" if taken else "invalid_field",
-             "message": exc.message, "field": exc.field}
+    error = {
+        "code": "phone_taken" if taken else "invalid_field",
+        "message": exc.message,
+        "field": exc.field,
+    }
     return jsonify({"error": error}), 409 if taken else 422
 
 
@@ -63,19 +67,28 @@ def require_login(*roles: str):
 
 
 def user_json(user) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name, "phone": user.phone,
-            "region": user.region_code, "role": user.role,
-            "public_ranking": user.public_ranking}
+    return {
+        "id": user.id,
+        "name": user.name,
+        "phone": user.phone,
+        "region": user.region_code,
+        "role": user.role,
+        "public_ranking": user.public_ranking,
+    }
 
 
 def contest_json(contest: Contest, now) -> dict[str, Any]:
     return {
-        "id": contest.id, "title": contest.title, "starts_at": contest.starts_at,
-        "ends_at": contest.ends_at, "time_limit_s": contest.time_limit_s,
+        "id": contest.id,
+        "title": contest.title,
+        "starts_at": contest.starts_at,
+        "ends_at": contest.ends_at,
+        "time_limit_s": contest.time_limit_s,
         "questions_per_attempt": contest.questions_per_attempt,
         "attempts_per_day": contest.attempts_per_day,
         "points_per_question": contest.points_per_question,
-        "max_score": contest.max_score, "status": contest.status(now),
+        "max_score": contest.max_score,
+        "status": contest.status(now),
     }
 
 
@@ -86,8 +99,9 @@ def csrf_token():
 
 @bp.get("/regions")
 def regions():
-    return jsonify([{"code": r.code, "name": r.name, "kind": r.kind}
-                    for r in all_regions()])
+    return jsonify(
+        [{"code": r.code, "name": r.name, "kind": r.kind} for r in all_regions()]
+    )
 
 
 @bp.post("/auth/register")
@@ -95,9 +109,13 @@ def regions():
 def register():
     data = body()
     user = accounts.register_citizen(
-        name=str(data.get("name", "")), phone=str(data.get("phone", "")),
-        region=str(data.get("region", "")), password=data.get("password", ""),
-        public_ranking=data.get("public_ranking") is True, now=utcnow())
+        name=str(data.get("name", "")),
+        phone=str(data.get("phone", "")),
+        region=str(data.get("region", "")),
+        password=data.get("password", ""),
+        public_ranking=data.get("public_ranking") is True,
+        now=utcnow(),
+    )
     session.clear()
     login_user(user)
     return jsonify({"user": user_json(user)}), 201
@@ -113,8 +131,13 @@ def login():
         return api_error(422, "invalid_field", "请填写手机号和密码")
     user = accounts.authenticate(phone, password)
     if user is None:
-        accounts.audit("login", outcome="denied", ip=request.remote_addr,
-                       obj=accounts.normalize_phone(phone)[:3] + "****", now=now)
+        accounts.audit(
+            "login",
+            outcome="denied",
+            ip=request.remote_addr,
+            obj=accounts.normalize_phone(phone)[:3] + "****",
+            now=now,
+        )
         return api_error(401, "bad_credentials", "手机号或密码不正确")
     session.clear()
     login_user(user)
@@ -124,7 +147,7 @@ def login():
 
 @bp.post("/auth/logout")
 def logout():
-    if (denied := require_login()):
+    if denied := require_login():
         return denied
     accounts.revoke_sessions(current_user)
     logout_user()
@@ -156,18 +179,19 @@ def _contest_for(data: dict[str, Any], now) -> Contest:
 
 @bp.post("/attempts")
 def start_attempt():
-    if (denied := require_login("citizen")):
+    if denied := require_login("citizen"):
         return denied
     now = utcnow()
     data = body()
-    attempt, created = svc.start_attempt(current_user, _contest_for(data, now), now=now,
-                                         grace_s=grace())
+    attempt, created = svc.start_attempt(
+        current_user, _contest_for(data, now), now=now, grace_s=grace()
+    )
     return jsonify(attempt_view(attempt, now)), 201 if created else 200
 
 
 @bp.get("/attempts/<int:attempt_id>")
 def get_attempt(attempt_id: int):
-    if (denied := require_login()):
+    if denied := require_login():
         return denied
     now = utcnow()
     attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
@@ -177,7 +201,7 @@ def get_attempt(attempt_id: int):
 @bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
 @answer_limit
 def save_answer(attempt_id: int, position: int):
-    if (denied := require_login()):
+    if denied := require_login():
         return denied
     now = utcnow()
     data = body()
@@ -185,17 +209,20 @@ def save_answer(attempt_id: int, position: int):
     version = data.get("version")
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise svc.InvalidChoice("choices 必须是选项字母的列表")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool)
+    ):
         raise svc.InvalidChoice("version 必须是整数")
-    attempt, answer = svc.save_answer(attempt_id, current_user, position, choices,
-                                      now=now, expected_version=version)
+    attempt, answer = svc.save_answer(
+        attempt_id, current_user, position, choices, now=now, expected_version=version
+    )
     remaining = max(int((attempt.deadline_at - now).total_seconds()), 0)
     return jsonify({"saved": True, "remaining_s": remaining, "version": answer.version})
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")
 def submit_attempt(attempt_id: int):
-    if (denied := require_login()):
+    if denied := require_login():
         return denied
     now = utcnow()
     attempt = svc.submit_attempt(attempt_id, current_user, now=now, grace_s=grace())
@@ -204,7 +231,7 @@ def submit_attempt(attempt_id: int):
 
 @bp.get("/me/attempts")
 def my_attempts():
-    if (denied := require_login("citizen")):
+    if denied := require_login("citizen"):
         return denied
     now = utcnow()
     c = svc.current_contest(now)
@@ -216,14 +243,23 @@ def my_attempts():
             svc.get_attempt(a.id, current_user, now=now, grace_s=grace())
 
     def row(a):
-        return {"id": a.id, "status": a.status, "score": a.score,
-                "duration_ms": a.duration_ms, "started_at": a.started_at,
-                "finished_at": a.finished_at}
+        return {
+            "id": a.id,
+            "status": a.status,
+            "score": a.score,
+            "duration_ms": a.duration_ms,
+            "started_at": a.started_at,
+            "finished_at": a.finished_at,
+        }
 
     best = svc.best_attempt(items)
-    return jsonify({"attempts": [row(a) for a in items],
-                    "best": row(best) if best else None,
-                    "attempts_left_today": svc.attempts_left_today(current_user, c, now)})
+    return jsonify(
+        {
+            "attempts": [row(a) for a in items],
+            "best": row(best) if best else None,
+            "attempts_left_today": svc.attempts_left_today(current_user, c, now),
+        }
+    )
 
 
 @bp.get("/leaderboard")
@@ -235,7 +271,9 @@ def leaderboard():
     try:
         scope = boards.parse_scope(request.args.get("scope"))
     except boards.BadScope:
-        return api_error(400, "bad_scope", "scope 应为 all、region:<代码> 或 day:<YYYY-MM-DD>")
+        return api_error(
+            400, "bad_scope", "scope 应为 all、region:<代码> 或 day:<YYYY-MM-DD>"
+        )
     if scope.kind == "region" and get_region(scope.region) is None:
         return api_error(404, "unknown_region", "没有这个区县")
     raw_limit = request.args.get("limit", "10")
@@ -243,17 +281,19 @@ def leaderboard():
         return api_error(400, "bad_limit", "limit 应为 1 到 100 的整数")
     uid = current_user.id if current_user.is_authenticated else None
     board = boards.read_board(c, scope, limit=int(raw_limit), user_id=uid)
-    return jsonify({
-        "entries": [e.__dict__ for e in board.entries],
-        "me": board.me.__dict__ if board.me else None,
-        "delayed": board.delayed,
-        "total": board.total,
-    })
+    return jsonify(
+        {
+            "entries": [e.__dict__ for e in board.entries],
+            "me": board.me.__dict__ if board.me else None,
+            "delayed": board.delayed,
+            "total": board.total,
+        }
+    )
 
 
 @bp.get("/stats/regions")
 def stats_regions():
-    if (denied := require_login("staff", "admin")):
+    if denied := require_login("staff", "admin"):
         return denied
     c = svc.current_contest(utcnow())
     if c is None:

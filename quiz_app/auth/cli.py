@@ -1,4 +1,5 @@
 """`flask user create`: accounts of every role (staff may be scoped to a region)."""
+
 from __future__ import annotations
 
 import click
@@ -8,23 +9,27 @@ from ..regions import get_region
 from . import bp
 from .services import (
     CITIZEN_MIN_PASSWORD,
+    PHONE_RE,
     STAFF_MIN_PASSWORD,
     FieldError,
     check_password_rules,
     create_user,
     normalize_phone,
-    PHONE_RE,
 )
 
 
-
 @bp.cli.command("create")
-@click.option("--role", type=click.Choice(["citizen", "organizer", "staff", "admin"]),
-              required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["citizen", "organizer", "staff", "admin"]),
+    required=True,
+)
 @click.option("--phone", required=True)
 @click.option("--name", required=True)
 @click.option("--region", default="shizhi", show_default=True)
-@click.option("--staff-region", default=None, help="Staff only: the one region it sees.")
+@click.option(
+    "--staff-region", default=None, help="Staff only: the one region it sees."
+)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--public-ranking/--no-public-ranking", default=False)
 def create_command(role, phone, name, region, staff_region, password, public_ranking):
@@ -38,10 +43,16 @@ def create_command(role, phone, name, region, staff_region, password, public_ran
     minimum = CITIZEN_MIN_PASSWORD if role == "citizen" else STAFF_MIN_PASSWORD
     try:
         check_password_rules(password, phone, minimum)
-        user = create_user(name=name, phone=phone, region=region, password=password,
-                           role=role, public_ranking=public_ranking,
-                           staff_region=staff_region if role == "staff" else None,
-                           now=utcnow())
+        user = create_user(
+            name=name,
+            phone=phone,
+            region=region,
+            password=password,
+            role=role,
+            public_ranking=public_ranking,
+            staff_region=staff_region if role == "staff" else None,
+            now=utcnow(),
+        )
     except FieldError as exc:
         raise click.ClickException(exc.message)
     click.echo(f"{role} {user.phone} created")

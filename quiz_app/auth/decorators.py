@@ -1,4 +1,5 @@
 """Role checks for organizer and staff pages (server-side, on every route)."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -9,6 +10,7 @@ from flask_login import current_user, login_required
 
 def roles_required(*roles: str):
     """Logged in with one of `roles`, else login redirect (anonymous) or 403."""
+
     def decorate(view):
         @wraps(view)
         @login_required
@@ -16,5 +18,7 @@ def roles_required(*roles: str):
             if current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapper
+
     return decorate

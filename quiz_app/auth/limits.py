@@ -1,4 +1,5 @@
 """Rate limits (Flask-Limiter): per address and per phone/account, from config."""
+
 from __future__ import annotations
 
 from flask import current_app, request
@@ -25,14 +26,27 @@ def _cfg(name: str):
     return lambda: current_app.config[name]
 
 
-_login_ip = limiter.limit(_cfg("LOGIN_LIMIT_PER_IP"), key_func=get_remote_address,
-                          scope="login-ip", methods=["POST"])
-_login_phone = limiter.limit(_cfg("LOGIN_LIMIT_PER_PHONE"), key_func=_phone_key,
-                             scope="login-phone", methods=["POST"])
-_register_ip = limiter.limit(_cfg("REGISTER_LIMIT_PER_IP"), key_func=get_remote_address,
-                             scope="register-ip", methods=["POST"])
-_answer = limiter.limit(_cfg("ANSWER_LIMIT_PER_USER"), key_func=_user_key,
-                        scope="answer")
+_login_ip = limiter.limit(
+    _cfg("LOGIN_LIMIT_PER_IP"),
+    key_func=get_remote_address,
+    scope="login-ip",
+    methods=["POST"],
+)
+_login_phone = limiter.limit(
+    _cfg("LOGIN_LIMIT_PER_PHONE"),
+    key_func=_phone_key,
+    scope="login-phone",
+    methods=["POST"],
+)
+_register_ip = limiter.limit(
+    _cfg("REGISTER_LIMIT_PER_IP"),
+    key_func=get_remote_address,
+    scope="register-ip",
+    methods=["POST"],
+)
+_answer = limiter.limit(
+    _cfg("ANSWER_LIMIT_PER_USER"), key_func=_user_key, scope="answer"
+)
 
 
 def login_limits(view):

@@ -1,4 +1,5 @@
 """Account rules: validation, registration, authentication, session revocation."""
+
 from __future__ import annotations
 
 import re
@@ -20,10 +21,31 @@ STAFF_MIN_PASSWORD = 10
 MAX_PASSWORD = 128
 # Refused outright for any account (a short list of the most common ones).
 COMMON_PASSWORDS = {
-    "123456", "1234567", "12345678", "123456789", "1234567890", "111111",
-    "000000", "666666", "888888", "123123", "654321", "password", "admin123",
-    "qwerty", "abc123", "a123456", "password1", "iloveyou", "admin", "admin1234",
-    "qwertyuiop", "1qaz2wsx", "woaini1314", "5201314", "147258369",
+    "123456",
+    "1234567",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "111111",
+    "000000",
+    "666666",
+    "888888",
+    "123123",
+    "654321",
+    "password",
+    "admin123",
+    "qwerty",
+    "abc123",
+    "a123456",
+    "password1",
+    "iloveyou",
+    "admin",
+    "admin1234",
+    "qwertyuiop",
+    "1qaz2wsx",
+    "woaini1314",
+    "5201314",
+    "147258369",
 }
 # A hash of a random secret: checking against it keeps timing equal for
 # unknown phones.
@@ -57,7 +79,9 @@ def check_password_rules(password: str, phone: str, minimum: int) -> None:
         raise FieldError("password", "密码太常见或与手机号相同，请换一个")
 
 
-def validate_registration(name: str, phone: str, region: str, password: str) -> tuple[str, str]:
+def validate_registration(
+    name: str, phone: str, region: str, password: str
+) -> tuple[str, str]:
     """Check every field; returns (clean name, clean phone) or raises FieldError."""
     name = (name or "").strip()
     phone = normalize_phone(phone)
@@ -71,17 +95,30 @@ def validate_registration(name: str, phone: str, region: str, password: str) -> 
     return name, phone
 
 
-def create_user(*, name: str, phone: str, region: str, password: str,
-                role: str = "citizen", public_ranking: bool = False,
-                staff_region: str | None = None, now: datetime) -> User:
+def create_user(
+    *,
+    name: str,
+    phone: str,
+    region: str,
+    password: str,
+    role: str = "citizen",
+    public_ranking: bool = False,
+    staff_region: str | None = None,
+    now: datetime,
+) -> User:
     """Insert a user (commits). Raises PhoneTaken on a duplicate phone."""
     if role not in ROLES:
         raise FieldError("role", "未知角色")
     user = User(
-        name=name, phone=phone, region_code=region,
-        password_hash=generate_password_hash(password), role=role,
-        public_ranking=bool(public_ranking), staff_region_code=staff_region,
-        session_token=secrets.token_urlsafe(24), created_at=now,
+        name=name,
+        phone=phone,
+        region_code=region,
+        password_hash=generate_password_hash(password),
+        role=role,
+        public_ranking=bool(public_ranking),
+        staff_region_code=staff_region,
+        session_token=secrets.token_urlsafe(24),
+        created_at=now,
     )
     db.session.add(user)
     try:
@@ -92,21 +129,37 @@ def create_user(*, name: str, phone: str, region: str, password: str,
     return user
 
 
-def register_citizen(*, name: str, phone: str, region: str, password: str,
-                     public_ranking: bool, now: datetime) -> User:
+def register_citizen(
+    *,
+    name: str,
+    phone: str,
+    region: str,
+    password: str,
+    public_ranking: bool,
+    now: datetime,
+) -> User:
     """Validate and create a citizen account. Raises FieldError / PhoneTaken."""
     name, phone = validate_registration(name, phone, region, password)
     if db.session.scalar(select(User.id).where(User.phone == phone)):
         raise PhoneTaken()
-    return create_user(name=name, phone=phone, region=region, password=password,
-                       public_ranking=public_ranking, now=now)
+    return create_user(
+        name=name,
+        phone=phone,
+        region=region,
+        password=password,
+        public_ranking=public_ranking,
+        now=now,
+    )
 
 
 def authenticate(phone: str, password: str) -> User | None:
     """The active user with this phone and password, else None (constant work)."""
     phone = normalize_phone(phone)
-    user = db.session.scalar(select(User).where(User.phone == phone)) if PHONE_RE.fullmatch(
-        phone) else None
+    user = (
+        db.session.scalar(select(User).where(User.phone == phone))
+        if PHONE_RE.fullmatch(phone)
+        else None
+    )
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
@@ -127,18 +180,37 @@ def load_session_user(cookie_id: str) -> User | None:
     if not uid.isdigit() or not token:
         return None
     user = db.session.get(User, int(uid))
-    if user is None or user.disabled or not secrets.compare_digest(
-            user.session_token, token):
+    if (
+        user is None
+        or user.disabled
+        or not secrets.compare_digest(user.session_token, token)
+    ):
         return None
     return user
 
 
-def audit(action: str, *, outcome: str, actor: User | None = None,
-          ip: str | None = None, obj: str | None = None, now: datetime) -> None:
+def audit(
+    action: str,
+    *,
+    outcome: str,
+    actor: User | None = None,
+    ip: str | None = None,
+    obj: str | None = None,
+    now: datetime,
+) -> None:
     """Append an audit event (commits). Control characters are stripped."""
+
     def clean(v: str | None) -> str | None:
         return None if v is None else "".join(ch for ch in v if ch.isprintable())[:200]
-    db.session.add(AuditEvent(at=now, actor_id=actor.id if actor else None,
-                              ip=clean(ip), action=action, object=clean(obj),
-                              outcome=outcome))
+
+    db.session.add(
+        AuditEvent(
+            at=now,
+            actor_id=actor.id if actor else None,
+            ip=clean(ip),
+            action=action,
+            object=clean(obj),
+            outcome=outcome,
+        )
+    )
     db.session.commit()

@@ -1,4 +1,5 @@
 """Register, log in, log out pages."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -16,8 +17,13 @@ from .limits import login_limits, register_limits
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc and "\\" not in target:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+        and "\\" not in target
+    ):
         return target
     return url_for("contest.index")
 
@@ -30,9 +36,13 @@ def register():
     if form.validate_on_submit():
         try:
             user = accounts.register_citizen(
-                name=form.name.data, phone=form.phone.data, region=form.region.data,
-                password=form.password.data, public_ranking=form.public_ranking.data,
-                now=utcnow())
+                name=form.name.data,
+                phone=form.phone.data,
+                region=form.region.data,
+                password=form.password.data,
+                public_ranking=form.public_ranking.data,
+                now=utcnow(),
+            )
         except accounts.FieldError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
@@ -52,15 +62,20 @@ def login():
         now = utcnow()
         user = accounts.authenticate(form.phone.data, form.password.data)
         if user is None:
-            accounts.audit("login", outcome="denied", ip=request.remote_addr,
-                           obj=accounts.normalize_phone(form.phone.data)[:3] + "****",
-                           now=now)
+            accounts.audit(
+                "login",
+                outcome="denied",
+                ip=request.remote_addr,
+                obj=accounts.normalize_phone(form.phone.data)[:3] + "****",
+                now=now,
+            )
             form.password.errors.append("手机号或密码不正确")
         else:
             session.clear()
             login_user(user)
-            accounts.audit("login", outcome="ok", actor=user, ip=request.remote_addr,
-                           now=now)
+            accounts.audit(
+                "login", outcome="ok", actor=user, ip=request.remote_addr, now=now
+            )
             if user.role in ("organizer", "admin"):
                 default = url_for("bank.questions")
             elif user.role == "staff":

@@ -1,4 +1,5 @@
 """Question bank: the CSV/XLSX format, import and export, organizer pages."""
+
 from flask import Blueprint
 
 bp = Blueprint("bank", __name__)

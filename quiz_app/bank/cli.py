@@ -1,4 +1,5 @@
 """`flask bank import PATH`: load the starter bank or an organizer's file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,5 +28,7 @@ def import_command(path: Path) -> None:
         for err in exc.errors:
             click.echo(f"  {err}", err=True)
         raise SystemExit(1)
-    click.echo(f"imported {result.total} questions "
-               f"({result.created} new, {result.updated} updated)")
+    click.echo(
+        f"imported {result.total} questions "
+        f"({result.created} new, {result.updated} updated)"
+    )

@@ -1,4 +1,5 @@
 """The bank file format of DESIGN.md: reading CSV/XLSX into checked rows."""
+
 from __future__ import annotations
 
 import csv
@@ -7,14 +8,33 @@ import zipfile
 from dataclasses import dataclass, field
 
 HEADER = (
-    "id", "category", "type", "difficulty", "stem",
-    "option_a", "option_b", "option_c", "option_d", "option_e", "option_f",
-    "answer", "explanation", "source",
+    "id",
+    "category",
+    "type",
+    "difficulty",
+    "stem",
+    "option_a",
+    "option_b",
+    "option_c",
+    "option_d",
+    "option_e",
+    "option_f",
+    "answer",
+    "explanation",
+    "source",
 )
 OPTION_COLUMNS = HEADER[5:11]
 LETTERS = "ABCDEF"
-REQUIRED = ("id", "category", "type", "difficulty", "stem", "answer",
-            "explanation", "source")
+REQUIRED = (
+    "id",
+    "category",
+    "type",
+    "difficulty",
+    "stem",
+    "answer",
+    "explanation",
+    "source",
+)
 MAX_ROWS = 20_000
 MAX_CELL = 2_000
 # XLSX guards, checked on the zip directory before anything is inflated.
@@ -114,7 +134,7 @@ def _cell_problems(value: str) -> str | None:
 
 
 def check_table(table: list[list[str]], categories: set[str]) -> list[BankRow]:
-    """Check every row of a table; returns rows or raises BankFileError with all errors."""
+    """Check every row; returns rows or raises BankFileError listing all errors."""
     if not table:
         raise BankFileError([RowError(1, "文件是空的")])
     header = [h.strip() for h in table[0]]
@@ -129,11 +149,11 @@ def check_table(table: list[list[str]], categories: set[str]) -> list[BankRow]:
     for line, raw in enumerate(table[1:], start=2):
         if not any(cell.strip() for cell in raw):
             continue  # blank line
-        extra = raw[len(HEADER):]
+        extra = raw[len(HEADER) :]
         if any(c.strip() for c in extra):
             errors.append(RowError(line, f"列数过多（应为 {len(HEADER)} 列）"))
             continue
-        cells = dict(zip(HEADER, (c.strip() for c in raw)))
+        cells = dict(zip(HEADER, (c.strip() for c in raw), strict=False))
         if len(raw) < len(HEADER):
             errors.append(RowError(line, f"列数不足（应为 {len(HEADER)} 列）"))
             continue
@@ -158,8 +178,11 @@ def _check_row(
         if problem:
             return None, f"“{col}” {problem}"
     ext_id = c["id"]
-    if not (ext_id.isascii() and len(ext_id) <= 64 and ext_id.replace("-", "")
-            .replace("_", "").isalnum()):
+    if not (
+        ext_id.isascii()
+        and len(ext_id) <= 64
+        and ext_id.replace("-", "").replace("_", "").isalnum()
+    ):
         return None, "id 只能由字母、数字、- 和 _ 组成（最多 64 个字符）"
     if c["category"] not in categories:
         return None, f"分类 “{c['category']}” 不存在"
@@ -194,9 +217,16 @@ def _check_row(
         if len(set(options)) != len(options):
             return None, "选项内容有重复"
     return BankRow(
-        line=line, ext_id=ext_id, category=c["category"], type=qtype,
-        difficulty=int(c["difficulty"]), stem=c["stem"], options=options,
-        answer=letters, explanation=c["explanation"], source=c["source"],
+        line=line,
+        ext_id=ext_id,
+        category=c["category"],
+        type=qtype,
+        difficulty=int(c["difficulty"]),
+        stem=c["stem"],
+        options=options,
+        answer=letters,
+        explanation=c["explanation"],
+        source=c["source"],
     ), None
 
 

@@ -1,4 +1,5 @@
 """Bank operations: import (all rows or none), export, categories."""
+
 from __future__ import annotations
 
 import csv
@@ -69,7 +70,9 @@ def import_rows(rows: list[BankRow], *, now: datetime) -> ImportResult:
     dupes = []
     for row in rows:
         if row.ext_id in seen:
-            dupes.append(RowError(row.line, f"id “{row.ext_id}” 与第{seen[row.ext_id]}行重复"))
+            dupes.append(
+                RowError(row.line, f"id “{row.ext_id}” 与第{seen[row.ext_id]}行重复")
+            )
         seen[row.ext_id] = row.line
     if dupes:
         raise BankFileError(dupes)
@@ -97,7 +100,7 @@ def import_rows(rows: list[BankRow], *, now: datetime) -> ImportResult:
 
 
 def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
-    """Import one uploaded CSV/XLSX: every row or none. Commits; raises BankFileError."""
+    """Import one CSV/XLSX: every row or none. Commits; raises BankFileError."""
     try:
         rows = check_table(read_table(data, filename), category_codes())
         result = import_rows(rows, now=now)
@@ -121,7 +124,9 @@ def import_directory(path: Path, *, now: datetime) -> ImportResult:
             if file.name == "categories.csv":
                 continue
             try:
-                rows.extend(check_table(read_table(file.read_bytes(), file.name), codes))
+                rows.extend(
+                    check_table(read_table(file.read_bytes(), file.name), codes)
+                )
             except BankFileError as exc:
                 exc.filename = file.name
                 raise
@@ -143,8 +148,19 @@ def export_rows(questions: list[Question]) -> list[list[str]]:
         else:
             opts = q.options + [""] * (6 - len(q.options))
             answer = q.answer
-        out.append([q.ext_id, q.category_code, q.type, str(q.difficulty), q.stem,
-                    *opts, answer, q.explanation, q.source])
+        out.append(
+            [
+                q.ext_id,
+                q.category_code,
+                q.type,
+                str(q.difficulty),
+                q.stem,
+                *opts,
+                answer,
+                q.explanation,
+                q.source,
+            ]
+        )
     return out
 
 
@@ -155,5 +171,13 @@ def export_csv(questions: list[Question]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-__all__ = ["LETTERS", "ImportResult", "import_file", "import_directory",
-           "export_csv", "export_rows", "sync_categories", "read_categories"]
+__all__ = [
+    "LETTERS",
+    "ImportResult",
+    "import_file",
+    "import_directory",
+    "export_csv",
+    "export_rows",
+    "sync_categories",
+    "read_categories",
+]

@@ -1,4 +1,5 @@
 """Organizer pages: browse the bank, import a CSV/XLSX (all or nothing), export."""
+
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -28,13 +29,26 @@ def questions():
         q = q.where(Question.category_code == cat)
     total = db.session.scalar(select(func.count()).select_from(q.subquery()))
     items = list(db.session.scalars(q.limit(PAGE).offset((page - 1) * PAGE)))
-    counts = dict(db.session.execute(
-        select(Question.category_code, func.count()).group_by(Question.category_code)
-    ).all())
-    categories = list(db.session.scalars(select(Category).order_by(Category.sort_order)))
-    return render_template("bank/questions.html", items=items, total=total, page=page,
-                           pages=max((total + PAGE - 1) // PAGE, 1), category=cat,
-                           categories=categories, counts=counts)
+    counts = dict(
+        db.session.execute(
+            select(Question.category_code, func.count()).group_by(
+                Question.category_code
+            )
+        ).all()
+    )
+    categories = list(
+        db.session.scalars(select(Category).order_by(Category.sort_order))
+    )
+    return render_template(
+        "bank/questions.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=max((total + PAGE - 1) // PAGE, 1),
+        category=cat,
+        categories=categories,
+        counts=counts,
+    )
 
 
 @bp.post("/admin/questions/import")
@@ -49,13 +63,26 @@ def import_upload():
     try:
         result = import_file(data, upload.filename, now=now)
     except BankFileError as exc:
-        audit("bank_import", outcome="rejected", actor=current_user,
-              ip=request.remote_addr, obj=upload.filename, now=now)
-        return render_template("bank/import_errors.html", errors=exc.errors,
-                               filename=upload.filename), 422
+        audit(
+            "bank_import",
+            outcome="rejected",
+            actor=current_user,
+            ip=request.remote_addr,
+            obj=upload.filename,
+            now=now,
+        )
+        return render_template(
+            "bank/import_errors.html", errors=exc.errors, filename=upload.filename
+        ), 422
     clear_pool_cache()
-    audit("bank_import", outcome=f"ok:{result.total}", actor=current_user,
-          ip=request.remote_addr, obj=upload.filename, now=now)
+    audit(
+        "bank_import",
+        outcome=f"ok:{result.total}",
+        actor=current_user,
+        ip=request.remote_addr,
+        obj=upload.filename,
+        now=now,
+    )
     flash(f"导入成功：新增 {result.created} 题，更新 {result.updated} 题", "success")
     return redirect(url_for("bank.questions")), 303
 
@@ -64,8 +91,15 @@ def import_upload():
 @roles_required("organizer", "admin")
 def export():
     items = list(db.session.scalars(select(Question).order_by(Question.ext_id)))
-    audit("bank_export", outcome="ok", actor=current_user, ip=request.remote_addr,
-          now=utcnow())
-    return Response(export_csv(items), mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             "attachment; filename=question_bank.csv"})
+    audit(
+        "bank_export",
+        outcome="ok",
+        actor=current_user,
+        ip=request.remote_addr,
+        now=utcnow(),
+    )
+    return Response(
+        export_csv(items),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=question_bank.csv"},
+    )

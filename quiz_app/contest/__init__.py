@@ -1,4 +1,5 @@
 """Contests: drawing, attempts, scoring (services) and the citizen's quiz pages."""
+
 from flask import Blueprint
 
 bp = Blueprint("contest", __name__)

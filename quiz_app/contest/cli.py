@@ -1,4 +1,5 @@
 """`flask contest create|create-2023|sweep`: contests as rows, the expiry sweeper."""
+
 from __future__ import annotations
 
 import json
@@ -26,23 +27,39 @@ def _local(value: str, tz: str) -> datetime:
 @click.option("--title", required=True)
 @click.option("--starts", required=True, help="ISO time; contest zone if no offset.")
 @click.option("--ends", required=True, help="ISO time; contest zone if no offset.")
-@click.option("--time-limit", "time_limit_s", default=900, show_default=True,
-              help="Seconds per attempt.")
-@click.option("--types", default='{"single": 10, "multiple": 5, "judge": 5}',
-              show_default=True, help="JSON: questions per type.")
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    default=900,
+    show_default=True,
+    help="Seconds per attempt.",
+)
+@click.option(
+    "--types",
+    default='{"single": 10, "multiple": 5, "judge": 5}',
+    show_default=True,
+    help="JSON: questions per type.",
+)
 @click.option("--quotas", default="{}", help="JSON: minimum questions per category.")
 @click.option("--points", default=5, show_default=True, help="Points per question.")
 @click.option("--per-day", default=3, show_default=True, help="Attempts per day.")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True)
-def create_command(title, starts, ends, time_limit_s, types, quotas, points, per_day,
-                   timezone) -> None:
+def create_command(
+    title, starts, ends, time_limit_s, types, quotas, points, per_day, timezone
+) -> None:
     """Create a contest with the given rules."""
     try:
         contest = create_contest(
-            title=title, starts_at=_local(starts, timezone), ends_at=_local(ends, timezone),
-            time_limit_s=time_limit_s, type_counts=json.loads(types),
-            category_quotas=json.loads(quotas), points_per_question=points,
-            attempts_per_day=per_day, timezone=timezone)
+            title=title,
+            starts_at=_local(starts, timezone),
+            ends_at=_local(ends, timezone),
+            time_limit_s=time_limit_s,
+            type_counts=json.loads(types),
+            category_quotas=json.loads(quotas),
+            points_per_question=points,
+            attempts_per_day=per_day,
+            timezone=timezone,
+        )
     except (ValueError, json.JSONDecodeError) as exc:
         raise click.ClickException(str(exc))
     click.echo(f"contest {contest.id}: {contest.title}")

@@ -3,6 +3,7 @@
 Before an attempt is finished nothing here carries a correct answer, an
 explanation or a score: only stems, options in display order and own choices.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,18 +26,23 @@ def display_options(answer: AttemptAnswer, question: Question) -> list[dict[str,
     ]
 
 
-def attempt_view(attempt: Attempt, now: datetime,
-                 items: list[tuple[AttemptAnswer, Question]] | None = None) -> dict[str, Any]:
+def attempt_view(
+    attempt: Attempt,
+    now: datetime,
+    items: list[tuple[AttemptAnswer, Question]] | None = None,
+) -> dict[str, Any]:
     """The attempt object of the API contract (times as aware datetimes)."""
     items = items if items is not None else attempt_items(attempt)
     questions, answers, versions = [], {}, {}
     for answer, question in items:
-        questions.append({
-            "position": answer.position,
-            "type": question.type,
-            "stem": question.stem,
-            "options": display_options(answer, question),
-        })
+        questions.append(
+            {
+                "position": answer.position,
+                "type": question.type,
+                "stem": question.stem,
+                "options": display_options(answer, question),
+            }
+        )
         chosen = to_display(answer.option_order, answer.choices)
         if chosen:
             answers[str(answer.position)] = chosen
@@ -58,8 +64,9 @@ def attempt_view(attempt: Attempt, now: datetime,
     return view
 
 
-def result_view(attempt: Attempt,
-                items: list[tuple[AttemptAnswer, Question]] | None = None) -> dict[str, Any]:
+def result_view(
+    attempt: Attempt, items: list[tuple[AttemptAnswer, Question]] | None = None
+) -> dict[str, Any]:
     """Score and full review; only for a finished attempt."""
     if attempt.finished_at is None:
         raise ValueError("result of an unfinished attempt")
@@ -67,17 +74,19 @@ def result_view(attempt: Attempt,
     contest: Contest = attempt.contest
     review = []
     for answer, question in items:
-        review.append({
-            "position": answer.position,
-            "type": question.type,
-            "stem": question.stem,
-            "options": display_options(answer, question),
-            "choices": to_display(answer.option_order, answer.choices),
-            "correct_choices": to_display(answer.option_order, question.answer),
-            "is_correct": bool(answer.is_correct),
-            "explanation": question.explanation,
-            "source": question.source,
-        })
+        review.append(
+            {
+                "position": answer.position,
+                "type": question.type,
+                "stem": question.stem,
+                "options": display_options(answer, question),
+                "choices": to_display(answer.option_order, answer.choices),
+                "correct_choices": to_display(answer.option_order, question.answer),
+                "is_correct": bool(answer.is_correct),
+                "explanation": question.explanation,
+                "source": question.source,
+            }
+        )
     return {
         "score": attempt.score,
         "max_score": contest.max_score,

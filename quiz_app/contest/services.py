@@ -3,6 +3,7 @@
 Every public function takes `now` (read once per request by the caller), commits
 once, and touches Redis only after the commit (through the leaderboard).
 """
+
 from __future__ import annotations
 
 import random
@@ -81,7 +82,9 @@ def current_contest(now: datetime) -> Contest | None:
     if open_:
         return open_
     upcoming = db.session.scalars(
-        select(Contest).where(Contest.starts_at > now).order_by(Contest.starts_at)
+        select(Contest)
+        .where(Contest.starts_at > now)
+        .order_by(Contest.starts_at)
         .limit(1)
     ).first()
     if upcoming:
@@ -106,7 +109,9 @@ def create_contest(
 ) -> Contest:
     """Create a contest after checking its rules. Commits; raises ValueError."""
     counts = type_counts or {"single": 10, "multiple": 5, "judge": 5}
-    if set(counts) - {"single", "multiple", "judge"} or any(v < 0 for v in counts.values()):
+    if set(counts) - {"single", "multiple", "judge"} or any(
+        v < 0 for v in counts.values()
+    ):
         raise ValueError("type_counts may only hold single/multiple/judge counts >= 0")
     total = sum(counts.values())
     quotas = category_quotas or {}
@@ -116,10 +121,17 @@ def create_contest(
         raise ValueError("bad window, time limit or daily attempts")
     make_codec(total * points_per_question, time_limit_s, starts_at, ends_at)
     contest = Contest(
-        title=title, description=description, starts_at=starts_at, ends_at=ends_at,
-        timezone=timezone, time_limit_s=time_limit_s, questions_per_attempt=total,
-        attempts_per_day=attempts_per_day, points_per_question=points_per_question,
-        type_counts=counts, category_quotas=quotas,
+        title=title,
+        description=description,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=timezone,
+        time_limit_s=time_limit_s,
+        questions_per_attempt=total,
+        attempts_per_day=attempts_per_day,
+        points_per_question=points_per_question,
+        type_counts=counts,
+        category_quotas=quotas,
     )
     db.session.add(contest)
     db.session.commit()
@@ -147,8 +159,9 @@ def question_pool() -> list[PoolItem]:
     if _pool_cache and _pool_cache[0] > time.monotonic():
         return _pool_cache[1]
     rows = db.session.execute(
-        select(Question.id, Question.category_code, Question.type, Question.options)
-        .where(Question.active.is_(True))
+        select(
+            Question.id, Question.category_code, Question.type, Question.options
+        ).where(Question.active.is_(True))
     )
     pool = [PoolItem(r.id, r.category_code, r.type, len(r.options)) for r in rows]
     _pool_cache = (time.monotonic() + POOL_CACHE_S, pool)
@@ -219,14 +232,17 @@ def open_attempt(user: User, contest: Contest) -> Attempt | None:
 def attempts_started_on(user: User, contest: Contest, now: datetime) -> int:
     """Attempts this citizen started today in the contest's time zone."""
     start, end = day_bounds(local_day(now, contest.timezone), contest.timezone)
-    return db.session.scalar(
-        select(func.count(Attempt.id)).where(
-            Attempt.user_id == user.id,
-            Attempt.contest_id == contest.id,
-            Attempt.started_at >= start,
-            Attempt.started_at < end,
+    return (
+        db.session.scalar(
+            select(func.count(Attempt.id)).where(
+                Attempt.user_id == user.id,
+                Attempt.contest_id == contest.id,
+                Attempt.started_at >= start,
+                Attempt.started_at < end,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def attempts_left_today(user: User, contest: Contest, now: datetime) -> int:
@@ -234,7 +250,11 @@ def attempts_left_today(user: User, contest: Contest, now: datetime) -> int:
 
 
 def start_attempt(
-    user: User, contest: Contest, *, now: datetime, grace_s: int,
+    user: User,
+    contest: Contest,
+    *,
+    now: datetime,
+    grace_s: int,
     rng: random.Random | None = None,
 ) -> tuple[Attempt, bool]:
     """Start an attempt, or return the open one. Returns (attempt, created).
@@ -254,14 +274,19 @@ def start_attempt(
     rng = rng or random.Random(secrets.randbits(64))
     drawn = draw_questions(contest, question_pool(), rng)
     deadline = min(now + timedelta(seconds=contest.time_limit_s), contest.ends_at)
-    attempt = Attempt(user_id=user.id, contest_id=contest.id, started_at=now,
-                      deadline_at=deadline)
+    attempt = Attempt(
+        user_id=user.id, contest_id=contest.id, started_at=now, deadline_at=deadline
+    )
     db.session.add(attempt)
     try:
         db.session.flush()
         db.session.add_all(
-            AttemptAnswer(attempt_id=attempt.id, position=pos, question_id=item.id,
-                          option_order=order)
+            AttemptAnswer(
+                attempt_id=attempt.id,
+                position=pos,
+                question_id=item.id,
+                option_order=order,
+            )
             for pos, (item, order) in enumerate(drawn, start=1)
         )
         db.session.commit()
@@ -279,8 +304,10 @@ def _lock_attempt(attempt_id: int, user: User) -> Attempt:
     """Load and lock the attempt row for this request (FOR UPDATE on PostgreSQL;
     SQLite transactions already hold the write lock)."""
     attempt = db.session.scalars(
-        select(Attempt).where(Attempt.id == attempt_id)
-        .with_for_update().execution_options(populate_existing=True)
+        select(Attempt)
+        .where(Attempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if attempt is None or attempt.user_id != user.id:
         raise NotFound()
@@ -288,11 +315,13 @@ def _lock_attempt(attempt_id: int, user: User) -> Attempt:
 
 
 def get_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> Attempt:
-    """The citizen's own attempt, expired first if its time ran out. NotFound otherwise."""
+    """The citizen's own attempt, expired first if its time ran out; else NotFound."""
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None or attempt.user_id != user.id:
         raise NotFound()
-    if attempt.finished_at is None and now > attempt.deadline_at + timedelta(seconds=grace_s):
+    if attempt.finished_at is None and now > attempt.deadline_at + timedelta(
+        seconds=grace_s
+    ):
         attempt = _lock_attempt(attempt_id, user)
         expire_if_due(attempt, now=now, grace_s=grace_s)
     return attempt
@@ -320,8 +349,13 @@ def to_display(order: str, original: str | None) -> list[str]:
 
 
 def save_answer(
-    attempt_id: int, user: User, position: int, choices: list[str], *,
-    now: datetime, expected_version: int | None = None,
+    attempt_id: int,
+    user: User,
+    position: int,
+    choices: list[str],
+    *,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> tuple[Attempt, AttemptAnswer]:
     """Record one answer (display letters; [] clears it). Commits.
 
@@ -335,7 +369,9 @@ def save_answer(
     row = db.session.execute(
         select(AttemptAnswer, Question.type)
         .join(Question, Question.id == AttemptAnswer.question_id)
-        .where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position)
+        .where(
+            AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position
+        )
     ).first()
     if row is None:
         db.session.rollback()
@@ -375,8 +411,9 @@ def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
     attempt.correct_count = correct
     attempt.score = score
     attempt.duration_ms = max(int(duration.total_seconds() * 1000), 0)
-    codec = make_codec(contest.max_score, contest.time_limit_s, contest.starts_at,
-                       contest.ends_at)
+    codec = make_codec(
+        contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
+    )
     attempt.rank_key = codec.encode(score, attempt.duration_ms, finished_at)
     db.session.flush()
 
@@ -395,7 +432,9 @@ def expire_if_due(attempt: Attempt, *, now: datetime, grace_s: int) -> bool:
     return True
 
 
-def submit_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> Attempt:
+def submit_attempt(
+    attempt_id: int, user: User, *, now: datetime, grace_s: int
+) -> Attempt:
     """Finish and score the attempt exactly once; a repeat returns the same attempt.
 
     Within the grace after the deadline the submit is accepted with the answers
@@ -417,15 +456,18 @@ def submit_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) 
 
 
 def sweep_expired(*, now: datetime, grace_s: int, batch: int = 500) -> int:
-    """Finish every abandoned attempt past deadline + grace; idempotent. Returns count."""
+    """Finish every abandoned attempt past deadline + grace (idempotent); count."""
     cutoff = now - timedelta(seconds=grace_s)
     done = 0
     while True:
-        ids = list(db.session.scalars(
-            select(Attempt.id)
-            .where(Attempt.finished_at.is_(None), Attempt.deadline_at < cutoff)
-            .order_by(Attempt.id).limit(batch)
-        ))
+        ids = list(
+            db.session.scalars(
+                select(Attempt.id)
+                .where(Attempt.finished_at.is_(None), Attempt.deadline_at < cutoff)
+                .order_by(Attempt.id)
+                .limit(batch)
+            )
+        )
         db.session.rollback()
         if not ids:
             return done
@@ -433,7 +475,8 @@ def sweep_expired(*, now: datetime, grace_s: int, batch: int = 500) -> int:
         for attempt_id in ids:
             # SKIP LOCKED: a row another request or sweeper holds is theirs.
             attempt = db.session.scalars(
-                select(Attempt).where(Attempt.id == attempt_id)
+                select(Attempt)
+                .where(Attempt.id == attempt_id)
                 .with_for_update(skip_locked=True)
                 .execution_options(populate_existing=True)
             ).first()
@@ -447,11 +490,13 @@ def sweep_expired(*, now: datetime, grace_s: int, batch: int = 500) -> int:
 
 
 def user_attempts(user: User, contest: Contest) -> list[Attempt]:
-    return list(db.session.scalars(
-        select(Attempt)
-        .where(Attempt.user_id == user.id, Attempt.contest_id == contest.id)
-        .order_by(Attempt.started_at.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Attempt)
+            .where(Attempt.user_id == user.id, Attempt.contest_id == contest.id)
+            .order_by(Attempt.started_at.desc())
+        )
+    )
 
 
 def best_attempt(attempts: list[Attempt]) -> Attempt | None:
@@ -462,9 +507,11 @@ def best_attempt(attempts: list[Attempt]) -> Attempt | None:
 
 def attempt_items(attempt: Attempt) -> list[tuple[AttemptAnswer, Question]]:
     """The attempt's answers with their questions, in display order (one query)."""
-    return list(db.session.execute(
-        select(AttemptAnswer, Question)
-        .join(Question, Question.id == AttemptAnswer.question_id)
-        .where(AttemptAnswer.attempt_id == attempt.id)
-        .order_by(AttemptAnswer.position)
-    ).tuples())
+    return list(
+        db.session.execute(
+            select(AttemptAnswer, Question)
+            .join(Question, Question.id == AttemptAnswer.question_id)
+            .where(AttemptAnswer.attempt_id == attempt.id)
+            .order_by(AttemptAnswer.position)
+        ).tuples()
+    )

@@ -1,4 +1,5 @@
 """Citizen pages: home, quiz, result, my attempts. Thin: parse, call, render."""
+
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -34,8 +35,14 @@ def index():
                 "open": svc.open_attempt(current_user, contest),
                 "left": svc.attempts_left_today(current_user, contest, now),
             }
-    return render_template("contest/index.html", contest=contest, now=now, top=top,
-                           participants=participants, my=my)
+    return render_template(
+        "contest/index.html",
+        contest=contest,
+        now=now,
+        top=top,
+        participants=participants,
+        my=my,
+    )
 
 
 @bp.post("/quiz/start")
@@ -77,8 +84,9 @@ def quiz(attempt_id: int):
     if attempt.finished_at is not None:
         return redirect(url_for("contest.result", attempt_id=attempt.id))
     view = attempt_view(attempt, now)
-    return render_template("contest/quiz.html", attempt=attempt, view=view,
-                           contest=attempt.contest)
+    return render_template(
+        "contest/quiz.html", attempt=attempt, view=view, contest=attempt.contest
+    )
 
 
 def _save_form_answers(attempt_id: int, now) -> None:
@@ -90,8 +98,13 @@ def _save_form_answers(attempt_id: int, now) -> None:
         key = f"q{answer.position}"
         if key in request.form:
             try:
-                svc.save_answer(attempt_id, current_user, answer.position,
-                                request.form.getlist(key), now=now)
+                svc.save_answer(
+                    attempt_id,
+                    current_user,
+                    answer.position,
+                    request.form.getlist(key),
+                    now=now,
+                )
             except svc.InvalidChoice:
                 pass  # a tampered field; the rest still count
 
@@ -137,12 +150,19 @@ def result(attempt_id: int):
         return redirect(url_for("contest.quiz", attempt_id=attempt.id))
     contest = attempt.contest
     ranks = {}
-    for label, scope in (("全市", boards.Scope("all")),
-                         ("本区县", boards.Scope("region", region=current_user.region_code))):
+    for label, scope in (
+        ("全市", boards.Scope("all")),
+        ("本区县", boards.Scope("region", region=current_user.region_code)),
+    ):
         board = boards.read_board(contest, scope, limit=1, user_id=current_user.id)
         ranks[label] = board.me
-    return render_template("contest/result.html", attempt=attempt, contest=contest,
-                           result=result_view(attempt), ranks=ranks)
+    return render_template(
+        "contest/result.html",
+        attempt=attempt,
+        contest=contest,
+        result=result_view(attempt),
+        ranks=ranks,
+    )
 
 
 @bp.get("/me")
@@ -159,5 +179,11 @@ def me():
         attempts = svc.user_attempts(current_user, contest)
         best = svc.best_attempt(attempts)
         left = svc.attempts_left_today(current_user, contest, now)
-    return render_template("contest/me.html", contest=contest, attempts=attempts,
-                           best=best, left=left, now=now)
+    return render_template(
+        "contest/me.html",
+        contest=contest,
+        attempts=attempts,
+        best=best,
+        left=left,
+        now=now,
+    )

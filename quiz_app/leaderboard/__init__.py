@@ -1,4 +1,5 @@
 """Leaderboards: Redis board operations, SQL fallback, rebuild, the board page."""
+
 from flask import Blueprint
 
 bp = Blueprint("leaderboard", __name__)

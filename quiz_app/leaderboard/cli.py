@@ -1,4 +1,5 @@
-"""`flask leaderboard rebuild [--contest ID]`: boards from SQL, swapped in with RENAME."""
+"""`flask leaderboard rebuild [--contest ID]`: boards from SQL, RENAMEd in."""
+
 from __future__ import annotations
 
 import click

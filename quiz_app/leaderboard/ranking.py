@@ -11,6 +11,7 @@ in units of the smallest power of ten milliseconds that keeps the largest key
 below 2**53, so Redis (IEEE doubles) stores every key exactly. The same key is
 stored on the attempt row, so SQL and Redis sort by the very same number.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,10 @@ class KeyCodec:
         duration = min(max(duration_ms, 0), self.max_duration_ms)
         offset_ms = int((finished_at - self.window_start).total_seconds() * 1000)
         bucket = min(max(offset_ms, 0), self.window_ms) // self.unit_ms
-        return score * self.d * self.f + (self.d - 1 - duration) * self.f + (
-            self.f - 1 - bucket
+        return (
+            score * self.d * self.f
+            + (self.d - 1 - duration) * self.f
+            + (self.f - 1 - bucket)
         )
 
     def decode(self, key: int) -> tuple[int, int]:

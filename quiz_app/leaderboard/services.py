@@ -5,13 +5,14 @@ SQL is the truth; Redis boards are rebuilt from it whenever they are missing
 request because Redis failed: reads fall back to SQL (cached briefly and
 marked as possibly delayed), writes are logged and repaired by a rebuild.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import redis
 from flask import current_app
@@ -92,8 +93,9 @@ def board_key(contest: Contest, scope: Scope) -> str:
 
 
 def _codec(contest: Contest):
-    return make_codec(contest.max_score, contest.time_limit_s, contest.starts_at,
-                      contest.ends_at)
+    return make_codec(
+        contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
+    )
 
 
 def _names_value(user: User) -> str:
@@ -117,8 +119,11 @@ def record_finished(attempt: Attempt) -> None:
     try:
         pipe = redis_client.client.pipeline(transaction=False)
         pipe.zadd(keys.board_all(contest.id), {member: attempt.rank_key}, gt=True)
-        pipe.zadd(keys.board_region(contest.id, user.region_code),
-                  {member: attempt.rank_key}, gt=True)
+        pipe.zadd(
+            keys.board_region(contest.id, user.region_code),
+            {member: attempt.rank_key},
+            gt=True,
+        )
         day_key = keys.board_day(contest.id, day)
         pipe.zadd(day_key, {member: attempt.rank_key}, gt=True)
         pipe.expire(day_key, keys.DAY_BOARD_TTL_S)
@@ -155,15 +160,17 @@ def _best_query(contest: Contest, scope: Scope):
     )
     if scope.kind == "region":
         q = q.join(User, User.id == Attempt.user_id).where(
-            User.region_code == scope.region)
+            User.region_code == scope.region
+        )
     elif scope.kind == "day":
         start, end = day_bounds(scope.day, contest.timezone)
         q = q.where(Attempt.finished_at >= start, Attempt.finished_at < end)
     return q.subquery()
 
 
-def sql_ranking(contest: Contest, scope: Scope, limit: int | None = None
-                ) -> list[tuple[int, int]]:
+def sql_ranking(
+    contest: Contest, scope: Scope, limit: int | None = None
+) -> list[tuple[int, int]]:
     """(user_id, key) in board order: key descending, then user id ascending."""
     best = _best_query(contest, scope)
     q = select(best.c.user_id, best.c.k).order_by(best.c.k.desc(), best.c.user_id)
@@ -172,20 +179,24 @@ def sql_ranking(contest: Contest, scope: Scope, limit: int | None = None
     return [(r.user_id, int(r.k)) for r in db.session.execute(q)]
 
 
-def _sql_my_rank(contest: Contest, scope: Scope, user_id: int) -> tuple[int, int] | None:
+def _sql_my_rank(
+    contest: Contest, scope: Scope, user_id: int
+) -> tuple[int, int] | None:
     best = _best_query(contest, scope)
     mine = db.session.scalar(select(best.c.k).where(best.c.user_id == user_id))
     if mine is None:
         return None
     ahead = db.session.scalar(
-        select(func.count()).select_from(best).where(
-            or_(best.c.k > mine, and_(best.c.k == mine, best.c.user_id < user_id)))
+        select(func.count())
+        .select_from(best)
+        .where(or_(best.c.k > mine, and_(best.c.k == mine, best.c.user_id < user_id)))
     )
     return ahead + 1, int(mine)
 
 
-def _entries_from(contest: Contest, ranked: list[tuple[int, int]], names: dict[int, tuple[str, str]]
-                  ) -> list[Entry]:
+def _entries_from(
+    contest: Contest, ranked: list[tuple[int, int]], names: dict[int, tuple[str, str]]
+) -> list[Entry]:
     codec = _codec(contest)
     regions = _region_names()
     out = []
@@ -210,12 +221,16 @@ def _sql_names(user_ids: list[int]) -> dict[int, tuple[str, str]]:
     if not user_ids:
         return {}
     rows = db.session.execute(
-        select(User.id, User.name, User.public_ranking, User.region_code)
-        .where(User.id.in_(user_ids)))
+        select(User.id, User.name, User.public_ranking, User.region_code).where(
+            User.id.in_(user_ids)
+        )
+    )
     return {r.id: (public_name(r.name, r.public_ranking), r.region_code) for r in rows}
 
 
-def _sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -> Board:
+def _sql_board(
+    contest: Contest, scope: Scope, limit: int, user_id: int | None
+) -> Board:
     ttl = current_app.config["LEADERBOARD_SQL_CACHE_S"]
     cache_key = (contest.id, scope, limit)
     hit = _sql_cache.get(cache_key)
@@ -239,8 +254,9 @@ def _sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) 
 # ---------------------------------------------------------------- reads
 
 
-def read_board(contest: Contest, scope: Scope, *, limit: int = 10,
-               user_id: int | None = None) -> Board:
+def read_board(
+    contest: Contest, scope: Scope, *, limit: int = 10, user_id: int | None = None
+) -> Board:
     """Top `limit` of a board plus the caller's own rank; from Redis, else SQL."""
     try:
         return _redis_board(contest, scope, limit, user_id)
@@ -251,8 +267,9 @@ def read_board(contest: Contest, scope: Scope, *, limit: int = 10,
         return _sql_board(contest, scope, limit, user_id)
 
 
-def _read_pipeline(contest: Contest, scope: Scope, limit: int, user_id: int | None
-                   ) -> list:
+def _read_pipeline(
+    contest: Contest, scope: Scope, limit: int, user_id: int | None
+) -> list:
     key = board_key(contest, scope)
     pipe = redis_client.client.pipeline(transaction=False)
     pipe.exists(keys.board_meta(contest.id))
@@ -264,7 +281,9 @@ def _read_pipeline(contest: Contest, scope: Scope, limit: int, user_id: int | No
     return pipe.execute()
 
 
-def _redis_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -> Board:
+def _redis_board(
+    contest: Contest, scope: Scope, limit: int, user_id: int | None
+) -> Board:
     r = redis_client.client
     if contest.id in _dirty:
         rebuild(contest)
@@ -279,7 +298,7 @@ def _redis_board(contest: Contest, scope: Scope, limit: int, user_id: int | None
     names: dict[int, tuple[str, str]] = {}
     if top:
         raw = r.hmget(keys.board_names(contest.id), [m for m, _ in top])
-        for (m, _), val in zip(top, raw):
+        for (m, _), val in zip(top, raw, strict=False):
             if val:
                 name, _, region = val.rpartition("|")
                 names[user_id_of(m)] = (name, region)
@@ -300,10 +319,14 @@ def participants(contest: Contest) -> int:
             return redis_client.client.zcard(keys.board_all(contest.id))
     except redis.RedisError:
         pass
-    return db.session.scalar(
-        select(func.count(func.distinct(Attempt.user_id))).where(
-            Attempt.contest_id == contest.id, Attempt.finished_at.is_not(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(func.distinct(Attempt.user_id))).where(
+                Attempt.contest_id == contest.id, Attempt.finished_at.is_not(None)
+            )
+        )
+        or 0
+    )
 
 
 # ---------------------------------------------------------------- rebuild
@@ -321,8 +344,14 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
         _dirty.discard(contest.id)
     try:
         rows = db.session.execute(
-            select(Attempt.user_id, Attempt.rank_key, Attempt.finished_at,
-                   User.region_code, User.name, User.public_ranking)
+            select(
+                Attempt.user_id,
+                Attempt.rank_key,
+                Attempt.finished_at,
+                User.region_code,
+                User.name,
+                User.public_ranking,
+            )
             .join(User, User.id == Attempt.user_id)
             .where(Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None))
         )
@@ -339,23 +368,29 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
             m = member_id(row.user_id)
             put(keys.board_all(contest.id), m, row.rank_key)
             put(keys.board_region(contest.id, row.region_code), m, row.rank_key)
-            dk = keys.board_day(contest.id, local_day(row.finished_at, contest.timezone))
+            dk = keys.board_day(
+                contest.id, local_day(row.finished_at, contest.timezone)
+            )
             day_keys.add(dk)
             put(dk, m, row.rank_key)
             names[m] = f"{public_name(row.name, row.public_ranking)}|{row.region_code}"
         db.session.rollback()
         if names:
             boards[keys.board_names(contest.id)] = names  # type: ignore[assignment]
-        stale = {k for k in r.scan_iter(match=keys.board_pattern(contest.id), count=500)
-                 if k not in boards and k not in (lock, keys.board_meta(contest.id))
-                 and not k.endswith(":tmp")}
+        stale = {
+            k
+            for k in r.scan_iter(match=keys.board_pattern(contest.id), count=500)
+            if k not in boards
+            and k not in (lock, keys.board_meta(contest.id))
+            and not k.endswith(":tmp")
+        }
         pipe = r.pipeline(transaction=False)
         for key, mapping in boards.items():
             tmp = keys.temporary(key)
             pipe.delete(tmp)
             items = list(mapping.items())
             for i in range(0, len(items), 5000):
-                chunk = dict(items[i:i + 5000])
+                chunk = dict(items[i : i + 5000])
                 if key == keys.board_names(contest.id):
                     pipe.hset(tmp, mapping=chunk)
                 else:
@@ -365,8 +400,10 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
                 pipe.expire(key, keys.DAY_BOARD_TTL_S)
         for key in stale:
             pipe.delete(key)
-        pipe.hset(keys.board_meta(contest.id), mapping={
-            "built_at": iso(utcnow(), contest.timezone)})
+        pipe.hset(
+            keys.board_meta(contest.id),
+            mapping={"built_at": iso(utcnow(), contest.timezone)},
+        )
         pipe.execute()
         _sql_cache.clear()
         return len(boards.get(keys.board_all(contest.id), {}))

@@ -1,4 +1,5 @@
 """The public leaderboard page: 全市 / 本区县 / 今日 tabs, top 50 and my rank."""
+
 from __future__ import annotations
 
 from flask import abort, render_template, request
@@ -33,6 +34,12 @@ def page():
         tab, scope = "all", boards.Scope("all")
     uid = current_user.id if current_user.is_authenticated else None
     board = boards.read_board(contest, scope, limit=PAGE_SIZE, user_id=uid)
-    return render_template("leaderboard/page.html", contest=contest, board=board,
-                           tab=tab, region_code=region_code, regions=all_regions(),
-                           today=today)
+    return render_template(
+        "leaderboard/page.html",
+        contest=contest,
+        board=board,
+        tab=tab,
+        region_code=region_code,
+        regions=all_regions(),
+        today=today,
+    )

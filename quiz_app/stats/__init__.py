@@ -1,4 +1,5 @@
 """Participation by region for staff: services, pages and exports."""
+
 from flask import Blueprint
 
 bp = Blueprint("stats", __name__)

@@ -1,4 +1,5 @@
 """Staff pages: participation by region (scoped), CSV export."""
+
 from __future__ import annotations
 
 import csv
@@ -14,9 +15,15 @@ from ..contest.services import current_contest
 from . import bp
 from .services import region_stats
 
-COLUMNS = [("name", "区县"), ("registered", "注册人数"), ("participants", "参赛人数"),
-           ("attempts", "答题次数"), ("finished", "完成次数"),
-           ("avg_best_score", "平均最好成绩"), ("full_score", "满分人数")]
+COLUMNS = [
+    ("name", "区县"),
+    ("registered", "注册人数"),
+    ("participants", "参赛人数"),
+    ("attempts", "答题次数"),
+    ("finished", "完成次数"),
+    ("avg_best_score", "平均最好成绩"),
+    ("full_score", "满分人数"),
+]
 
 
 def safe_cell(value) -> str:
@@ -37,8 +44,9 @@ def safe_cell(value) -> str:
 def dashboard():
     contest = current_contest(utcnow())
     rows = region_stats(contest, current_user) if contest else []
-    return render_template("stats/dashboard.html", contest=contest, rows=rows,
-                           columns=COLUMNS)
+    return render_template(
+        "stats/dashboard.html", contest=contest, rows=rows, columns=COLUMNS
+    )
 
 
 @bp.get("/staff/regions.csv")
@@ -51,7 +59,15 @@ def export():
     writer.writerow([label for _, label in COLUMNS])
     for row in rows:
         writer.writerow([safe_cell(row[key]) for key, _ in COLUMNS])
-    audit("stats_export", outcome="ok", actor=current_user, ip=request.remote_addr,
-          now=utcnow())
-    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=regions.csv"})
+    audit(
+        "stats_export",
+        outcome="ok",
+        actor=current_user,
+        ip=request.remote_addr,
+        now=utcnow(),
+    )
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=regions.csv"},
+    )

@@ -1,4 +1,5 @@
 """JSON API v1 contract: shapes, errors, CSRF, roles, secrecy of answers."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ from tests.conftest import TEST_PASSWORD
 def open_contest(make_bank, make_contest):
     make_bank()
     now = utcnow()
-    return make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3))
+    return make_contest(
+        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3)
+    )
 
 
 @pytest.fixture
@@ -45,23 +48,37 @@ def test_csrf_endpoint_and_regions(client):
     regions = client.get("/api/v1/regions").get_json()
     assert len(regions) == 19
     assert {"code": "lunan", "name": "路南区", "kind": "district"} in regions
-    assert {r["code"] for r in regions} >= {"gaoxin", "haigang", "lutai", "hangu", "shizhi"}
+    assert {r["code"] for r in regions} >= {
+        "gaoxin",
+        "haigang",
+        "lutai",
+        "hangu",
+        "shizhi",
+    }
 
 
 def test_unsafe_request_without_csrf_is_refused(client, open_contest, citizen):
-    r = client.post("/api/v1/auth/login", json={"phone": citizen.phone,
-                                                "password": TEST_PASSWORD})
+    r = client.post(
+        "/api/v1/auth/login", json={"phone": citizen.phone, "password": TEST_PASSWORD}
+    )
     assert r.status_code == 400
     assert r.get_json()["error"]["code"] == "csrf_failed"
-    r = client.post("/api/v1/auth/login", json={"phone": citizen.phone,
-                                                "password": TEST_PASSWORD},
-                    headers={"X-CSRFToken": "forged"})
+    r = client.post(
+        "/api/v1/auth/login",
+        json={"phone": citizen.phone, "password": TEST_PASSWORD},
+        headers={"X-CSRFToken": "forged"},
+    )
     assert r.status_code == 400
 
 
 def test_register_logs_in_and_validates(api, app):
-    body = {"phone": "13912345678", "name": "李小红", "region": "fengrun",
-            "password": "huaxue-2023", "public_ranking": True}
+    body = {
+        "phone": "13912345678",
+        "name": "李小红",
+        "region": "fengrun",
+        "password": "huaxue-2023",
+        "public_ranking": True,
+    }
     r = api.post("/api/v1/auth/register", body)
     assert r.status_code == 201
     user = r.get_json()["user"]
@@ -74,14 +91,30 @@ def test_register_logs_in_and_validates(api, app):
         assert db.session.query(User).filter_by(phone="13912345678").count() == 1
 
 
-@pytest.mark.parametrize("field, value", [
-    ("phone", "12345"), ("phone", "23912345678"), ("phone", ""),
-    ("name", ""), ("name", "<script>"), ("name", "a" * 40),
-    ("region", "beijing"), ("region", ""), ("password", "123"), ("password", "123456"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("phone", "12345"),
+        ("phone", "23912345678"),
+        ("phone", ""),
+        ("name", ""),
+        ("name", "<script>"),
+        ("name", "a" * 40),
+        ("region", "beijing"),
+        ("region", ""),
+        ("password", "123"),
+        ("password", "123456"),
+    ],
+)
 def test_register_rejects_bad_fields(api, app, field, value):
-    body = {"phone": "13912345678", "name": "李小红", "region": "fengrun",
-            "password": "huaxue-2023", "public_ranking": False, field: value}
+    body = {
+        "phone": "13912345678",
+        "name": "李小红",
+        "region": "fengrun",
+        "password": "huaxue-2023",
+        "public_ranking": False,
+        field: value,
+    }
     r = api.post("/api/v1/auth/register", body)
     assert r.status_code == 422
     err = r.get_json()["error"]
@@ -91,24 +124,37 @@ def test_register_rejects_bad_fields(api, app, field, value):
 
 
 def test_posted_role_is_ignored(api, app):
-    r = api.post("/api/v1/auth/register", {
-        "phone": "13912345670", "name": "赵六", "region": "lunan",
-        "password": "huaxue-2023", "role": "admin", "score": 100})
+    r = api.post(
+        "/api/v1/auth/register",
+        {
+            "phone": "13912345670",
+            "name": "赵六",
+            "region": "lunan",
+            "password": "huaxue-2023",
+            "role": "admin",
+            "score": 100,
+        },
+    )
     assert r.status_code == 201
     assert r.get_json()["user"]["role"] == "citizen"
 
 
 @pytest.mark.parametrize("payload", ["not json", "[1, 2]", "null"])
 def test_bad_json_is_400(api, payload):
-    r = api.client.post("/api/v1/auth/login", data=payload,
-                        content_type="application/json",
-                        headers={"X-CSRFToken": api.token()})
+    r = api.client.post(
+        "/api/v1/auth/login",
+        data=payload,
+        content_type="application/json",
+        headers={"X-CSRFToken": api.token()},
+    )
     assert r.status_code == 400
     assert r.get_json()["error"]["code"]
 
 
 def test_wrong_password_is_401(api, citizen):
-    r = api.post("/api/v1/auth/login", {"phone": citizen.phone, "password": "nope-nope"})
+    r = api.post(
+        "/api/v1/auth/login", {"phone": citizen.phone, "password": "nope-nope"}
+    )
     assert r.status_code == 401
 
 
@@ -139,7 +185,7 @@ def test_attempt_shape_hides_answers_until_finished(api, citizen, open_contest):
         for opt in q["options"]:
             assert set(opt) == {"key", "text"}
     raw = json.dumps(data, ensure_ascii=False)
-    for secret in ("correct", "explanation", "解析", "score", "answer\":\"", "source"):
+    for secret in ("correct", "explanation", "解析", "score", 'answer":"', "source"):
         assert secret not in raw
     # The quiz page does not leak them either.
     page = api.get(f"/quiz/{data['id']}").get_data(as_text=True)
@@ -156,8 +202,10 @@ def test_start_again_returns_the_open_attempt(api, citizen, open_contest):
 def test_answer_save_and_resume(api, app, client, citizen, open_contest):
     data = started(api, citizen)
     q = next(q for q in data["questions"] if q["type"] == "multiple")
-    r = api.put(f"/api/v1/attempts/{data['id']}/answers/{q['position']}",
-                {"choices": ["C", "A"]})
+    r = api.put(
+        f"/api/v1/attempts/{data['id']}/answers/{q['position']}",
+        {"choices": ["C", "A"]},
+    )
     assert r.status_code == 200
     body = r.get_json()
     assert body["saved"] is True and isinstance(body["remaining_s"], int)
@@ -169,10 +217,16 @@ def test_answer_save_and_resume(api, app, client, citizen, open_contest):
     assert again["remaining_s"] <= data["remaining_s"]
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"choices": ["Z"]}, 422), ({"choices": "A"}, 422), ({}, 422),
-    ({"choices": [1]}, 422), ({"choices": ["A"], "version": "x"}, 422),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"choices": ["Z"]}, 422),
+        ({"choices": "A"}, 422),
+        ({}, 422),
+        ({"choices": [1]}, 422),
+        ({"choices": ["A"], "version": "x"}, 422),
+    ],
+)
 def test_bad_answers_are_refused(api, citizen, open_contest, body, status):
     data = started(api, citizen)
     r = api.put(f"/api/v1/attempts/{data['id']}/answers/1", body)
@@ -182,8 +236,12 @@ def test_bad_answers_are_refused(api, citizen, open_contest, body, status):
 
 def test_unknown_position_is_404(api, citizen, open_contest):
     data = started(api, citizen)
-    assert api.put(f"/api/v1/attempts/{data['id']}/answers/99",
-                   {"choices": ["A"]}).status_code == 404
+    assert (
+        api.put(
+            f"/api/v1/attempts/{data['id']}/answers/99", {"choices": ["A"]}
+        ).status_code
+        == 404
+    )
 
 
 def test_stale_tab_write_is_409(api, citizen, open_contest):
@@ -199,8 +257,13 @@ def test_submit_scores_and_repeats_identically(api, app, citizen, open_contest):
     data = started(api, citizen)
     for q in data["questions"]:
         letters = correct_letters(app, data["id"], q["position"])
-        assert api.put(f"/api/v1/attempts/{data['id']}/answers/{q['position']}",
-                       {"choices": letters}).status_code == 200
+        assert (
+            api.put(
+                f"/api/v1/attempts/{data['id']}/answers/{q['position']}",
+                {"choices": letters},
+            ).status_code
+            == 200
+        )
     r = api.post(f"/api/v1/attempts/{data['id']}/submit")
     assert r.status_code == 200
     result = r.get_json()
@@ -208,8 +271,15 @@ def test_submit_scores_and_repeats_identically(api, app, citizen, open_contest):
     assert result["correct"] == 10
     assert len(result["review"]) == 10
     item = result["review"][0]
-    assert {"position", "stem", "options", "choices", "correct_choices", "is_correct",
-            "explanation"} <= set(item)
+    assert {
+        "position",
+        "stem",
+        "options",
+        "choices",
+        "correct_choices",
+        "is_correct",
+        "explanation",
+    } <= set(item)
     assert api.post(f"/api/v1/attempts/{data['id']}/submit").get_json() == result
     # After finishing, the attempt carries the result.
     got = api.get(f"/api/v1/attempts/{data['id']}").get_json()
@@ -224,9 +294,11 @@ def test_expired_attempt_is_finished_on_access(api, app, citizen, open_contest):
     with app.app_context():
         user = db.session.get(User, citizen.id)
         from quiz_app.models import Contest
+
         contest = db.session.get(Contest, open_contest.id)
-        attempt, _ = svc.start_attempt(user, contest, now=utcnow() - timedelta(minutes=20),
-                                       grace_s=5)
+        attempt, _ = svc.start_attempt(
+            user, contest, now=utcnow() - timedelta(minutes=20), grace_s=5
+        )
         aid = attempt.id
     api.login(citizen)
     r = api.put(f"/api/v1/attempts/{aid}/answers/1", {"choices": ["A"]})
@@ -239,14 +311,18 @@ def test_expired_attempt_is_finished_on_access(api, app, citizen, open_contest):
     assert r.status_code == 409
 
 
-def test_other_citizens_attempt_is_404(api, client, app, make_user, citizen, open_contest):
+def test_other_citizens_attempt_is_404(
+    api, client, app, make_user, citizen, open_contest
+):
     data = started(api, citizen)
     client.delete_cookie("session")
     api.login(make_user())
     for aid in (data["id"], data["id"] + 1, data["id"] - 1):
         assert api.get(f"/api/v1/attempts/{aid}").status_code == 404
-        assert api.put(f"/api/v1/attempts/{aid}/answers/1",
-                       {"choices": ["A"]}).status_code == 404
+        assert (
+            api.put(f"/api/v1/attempts/{aid}/answers/1", {"choices": ["A"]}).status_code
+            == 404
+        )
         assert api.post(f"/api/v1/attempts/{aid}/submit").status_code == 404
     assert api.get(f"/quiz/{data['id']}").status_code == 404
 
@@ -257,8 +333,9 @@ def test_anonymous_gets_401(api, open_contest):
     assert api.get("/api/v1/attempts/1").status_code == 401
 
 
-def test_staff_cannot_start_attempts_and_citizen_cannot_see_stats(api, client, make_user,
-                                                                   citizen, open_contest):
+def test_staff_cannot_start_attempts_and_citizen_cannot_see_stats(
+    api, client, make_user, citizen, open_contest
+):
     api.login(citizen)
     assert api.get("/api/v1/stats/regions").status_code == 403
     client.delete_cookie("session")

@@ -1,4 +1,5 @@
 """Account pages, sessions, rate limits, headers and role checks."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,9 @@ from tests.conftest import TEST_PASSWORD
 
 def csrf_from(html: str) -> str:
     """The token of a page: WTForms' hidden field or our own hidden inputs."""
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'type="hidden" name="csrf_token" value="([^"]+)"', html)
+    m = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', html
+    ) or re.search(r'type="hidden" name="csrf_token" value="([^"]+)"', html)
     return m.group(1)
 
 
@@ -25,9 +27,18 @@ def form_token(client, path):
 
 def test_register_page_shows_field_errors_and_creates_nothing(client, app):
     token = form_token(client, "/register")
-    r = client.post("/register", data={
-        "csrf_token": token, "name": "张三", "phone": "1381234", "region": "lunan",
-        "password": "kexue-2023", "password2": "kexue-2024", "privacy": "y"})
+    r = client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "name": "张三",
+            "phone": "1381234",
+            "region": "lunan",
+            "password": "kexue-2023",
+            "password2": "kexue-2024",
+            "privacy": "y",
+        },
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "两次输入的密码不一致" in html
@@ -37,10 +48,20 @@ def test_register_page_shows_field_errors_and_creates_nothing(client, app):
 
 def test_register_then_logout_then_login(client, app):
     token = form_token(client, "/register")
-    r = client.post("/register", data={
-        "csrf_token": token, "name": "张三明", "phone": "13812345678",
-        "region": "qianan", "password": "kexue-2023", "password2": "kexue-2023",
-        "public_ranking": "y", "privacy": "y"}, follow_redirects=True)
+    r = client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "name": "张三明",
+            "phone": "13812345678",
+            "region": "qianan",
+            "password": "kexue-2023",
+            "password2": "kexue-2023",
+            "public_ranking": "y",
+            "privacy": "y",
+        },
+        follow_redirects=True,
+    )
     assert "注册成功" in r.get_data(as_text=True)
     with app.app_context():
         user = db.session.query(User).one()
@@ -50,8 +71,10 @@ def test_register_then_logout_then_login(client, app):
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/me").status_code == 302  # back to the login page
     token = form_token(client, "/login")
-    r = client.post("/login", data={"csrf_token": token, "phone": "13812345678",
-                                    "password": "kexue-2023"})
+    r = client.post(
+        "/login",
+        data={"csrf_token": token, "phone": "13812345678", "password": "kexue-2023"},
+    )
     assert r.status_code == 302
 
 
@@ -65,21 +88,31 @@ def test_logout_needs_post_with_csrf(client, make_user, api):
 def test_login_redirect_is_same_site_only(client, make_user):
     user = make_user()
     token = form_token(client, "/login")
-    r = client.post("/login?next=//evil.example/x", data={
-        "csrf_token": token, "phone": user.phone, "password": TEST_PASSWORD})
+    r = client.post(
+        "/login?next=//evil.example/x",
+        data={"csrf_token": token, "phone": user.phone, "password": TEST_PASSWORD},
+    )
     assert r.headers["Location"] == "/"
 
 
 def test_login_is_rate_limited_per_phone(api, make_user):
     user = make_user()
-    codes = [api.post("/api/v1/auth/login", {"phone": user.phone, "password": "wrong-pw"}
-                      ).status_code for _ in range(11)]
+    codes = [
+        api.post(
+            "/api/v1/auth/login", {"phone": user.phone, "password": "wrong-pw"}
+        ).status_code
+        for _ in range(11)
+    ]
     assert codes[:10] == [401] * 10
     assert codes[10] == 429
     # Another phone from the same address is not locked out.
     other = make_user()
-    assert api.post("/api/v1/auth/login", {"phone": other.phone,
-                                           "password": TEST_PASSWORD}).status_code == 200
+    assert (
+        api.post(
+            "/api/v1/auth/login", {"phone": other.phone, "password": TEST_PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_security_headers(client):
@@ -93,9 +126,12 @@ def test_security_headers(client):
 
 
 def test_production_cookies_are_secure(database_url, redis_server):
-    app = create_app(Config, SQLALCHEMY_DATABASE_URI=database_url,
-                     REDIS_URL=redis_server.connection_url,
-                     RATELIMIT_STORAGE_URI=redis_server.connection_url)
+    app = create_app(
+        Config,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=redis_server.connection_url,
+        RATELIMIT_STORAGE_URI=redis_server.connection_url,
+    )
     client = app.test_client()
     r = client.get("/api/v1/csrf", base_url="https://localhost")
     cookie = r.headers["Set-Cookie"]
@@ -106,8 +142,15 @@ def test_production_cookies_are_secure(database_url, redis_server):
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("path", ["/admin/questions", "/admin/questions/export.csv",
-                                  "/staff/", "/staff/regions.csv"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/questions",
+        "/admin/questions/export.csv",
+        "/staff/",
+        "/staff/regions.csv",
+    ],
+)
 def test_citizens_cannot_open_organizer_or_staff_pages(api, client, make_user, path):
     assert client.get(path).status_code == 302  # anonymous: to login
     api.login(make_user())

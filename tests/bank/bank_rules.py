@@ -1,4 +1,5 @@
 """Rules the shipped starter bank must meet (issue: 600 checked questions)."""
+
 from __future__ import annotations
 
 import csv
@@ -50,7 +51,9 @@ def bank_problems(folder: Path) -> list[str]:
                 problems.append(f"{where}: same stem as {stems[key]}")
             stems[key] = where
             if row.type == "multiple" and len(row.answer) == len(row.options):
-                problems.append(f"{where}: every option of a multiple question is right")
+                problems.append(
+                    f"{where}: every option of a multiple question is right"
+                )
             for opt in row.options:
                 if opt in ("以上都对", "以上都不对", "以上都是", "都对", "都不对"):
                     problems.append(f"{where}: catch-all option {opt}")
@@ -69,10 +72,15 @@ def bank_problems(folder: Path) -> list[str]:
             continue
         for qtype, share in MIN_SHARE.items():
             if counts[qtype] < share * n:
-                problems.append(f"category {cat}: {counts[qtype]} {qtype} of {n}, "
-                                f"need {share:.0%}")
+                problems.append(
+                    f"category {cat}: {counts[qtype]} {qtype} of {n}, need {share:.0%}"
+                )
     if total:
-        for level, (lo, hi) in {1: (0.30, 0.50), 2: (0.30, 0.50), 3: (0.10, 0.30)}.items():
+        for level, (lo, hi) in {
+            1: (0.30, 0.50),
+            2: (0.30, 0.50),
+            3: (0.10, 0.30),
+        }.items():
             if not lo <= difficulty[level] / total <= hi:
                 problems.append(f"difficulty {level}: {difficulty[level]} of {total}")
     return problems

@@ -1,4 +1,5 @@
 """Organizer import/export: all rows or none, row-numbered errors, hostile files."""
+
 from __future__ import annotations
 
 import io
@@ -17,8 +18,9 @@ from tests.conftest import NOW, bank_rows, rows_to_csv
 
 @pytest.fixture
 def cats(ctx):
-    sync_categories([("health", "卫生健康", ""), ("safety", "安全", ""),
-                     ("science", "科学", "")])
+    sync_categories(
+        [("health", "卫生健康", ""), ("safety", "安全", ""), ("science", "科学", "")]
+    )
     db.session.commit()
 
 
@@ -36,9 +38,9 @@ def test_valid_csv_imports_and_reimport_updates(cats):
 
 def test_one_bad_row_imports_nothing_and_names_every_line(cats):
     rows = bank_rows()
-    rows[3][11] = "Z"          # answer not an option (line 4)
-    rows[7][1] = "nosuch"      # unknown category (line 8)
-    rows[9] = rows[9][:5]      # ragged row (line 10)
+    rows[3][11] = "Z"  # answer not an option (line 4)
+    rows[7][1] = "nosuch"  # unknown category (line 8)
+    rows[9] = rows[9][:5]  # ragged row (line 10)
     with pytest.raises(BankFileError) as exc:
         import_file(rows_to_csv(rows), "b.csv", now=NOW)
     lines = {e.line for e in exc.value.errors}
@@ -74,8 +76,12 @@ def test_gbk_and_nul_files_are_refused_clearly(cats):
 
 
 def test_utf8_bom_is_accepted(cats):
-    assert import_file(b"\xef\xbb\xbf" + rows_to_csv(bank_rows()), "b.csv",
-                       now=NOW).created == 42
+    assert (
+        import_file(
+            b"\xef\xbb\xbf" + rows_to_csv(bank_rows()), "b.csv", now=NOW
+        ).created
+        == 42
+    )
 
 
 def xlsx_bytes(rows) -> bytes:
@@ -125,23 +131,36 @@ def test_defusedxml_guards_openpyxl():
 
 # ------------------------------------------------------------- organizer pages
 
+
 def test_organizer_upload_and_export(client, api, make_user, app):
     with app.app_context():
-        sync_categories([("health", "卫生健康", ""), ("safety", "安全", ""),
-                         ("science", "科学", "")])
+        sync_categories(
+            [
+                ("health", "卫生健康", ""),
+                ("safety", "安全", ""),
+                ("science", "科学", ""),
+            ]
+        )
         db.session.commit()
     api.login(make_user(role="organizer"))
     token = csrf_from(client.get("/admin/questions").get_data(as_text=True))
     bad = bank_rows()
     bad[2][2] = "essay"
-    r = client.post("/admin/questions/import", data={
-        "csrf_token": token, "file": (io.BytesIO(rows_to_csv(bad)), "b.csv")},
-        content_type="multipart/form-data")
+    r = client.post(
+        "/admin/questions/import",
+        data={"csrf_token": token, "file": (io.BytesIO(rows_to_csv(bad)), "b.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422
     assert "第3行" in r.get_data(as_text=True)
-    r = client.post("/admin/questions/import", data={
-        "csrf_token": token, "file": (io.BytesIO(rows_to_csv(bank_rows())), "b.csv")},
-        content_type="multipart/form-data")
+    r = client.post(
+        "/admin/questions/import",
+        data={
+            "csrf_token": token,
+            "file": (io.BytesIO(rows_to_csv(bank_rows())), "b.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 303
     r = client.get("/admin/questions/export.csv")
     assert r.headers["Content-Disposition"].startswith("attachment")
@@ -154,15 +173,20 @@ def test_organizer_upload_and_export(client, api, make_user, app):
 
 def test_upload_without_csrf_and_too_large(client, api, make_user, app):
     api.login(make_user(role="organizer"))
-    r = client.post("/admin/questions/import", data={
-        "file": (io.BytesIO(b"x"), "b.csv")}, content_type="multipart/form-data")
+    r = client.post(
+        "/admin/questions/import",
+        data={"file": (io.BytesIO(b"x"), "b.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 400
     app.config["MAX_CONTENT_LENGTH"] = 1000
     try:
         token = csrf_from(client.get("/admin/questions").get_data(as_text=True))
-        r = client.post("/admin/questions/import", data={
-            "csrf_token": token, "file": (io.BytesIO(b"x" * 5000), "b.csv")},
-            content_type="multipart/form-data")
+        r = client.post(
+            "/admin/questions/import",
+            data={"csrf_token": token, "file": (io.BytesIO(b"x" * 5000), "b.csv")},
+            content_type="multipart/form-data",
+        )
         assert r.status_code == 413
     finally:
         app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024

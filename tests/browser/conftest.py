@@ -1,4 +1,5 @@
 """A live server (the test app in a thread) and Debian's chromium via Playwright."""
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,15 @@ def browser():
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()
@@ -40,9 +47,13 @@ def browser():
 @pytest.fixture
 def phone_page(browser):
     """A phone-sized page (360 px wide, touch)."""
-    context = browser.new_context(viewport={"width": 360, "height": 740},
-                                  device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
     page = context.new_page()
     yield page
     context.close()
@@ -54,4 +65,5 @@ def shot():
 
     def take(page, name):
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
     return take

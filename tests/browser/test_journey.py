@@ -1,4 +1,5 @@
-"""A citizen's whole journey on a phone-sized chromium: register, answer, submit, review."""
+"""A citizen's journey on a phone-sized chromium: register, answer, submit, review."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,8 +15,11 @@ pytestmark = pytest.mark.browser
 def contest(make_bank, make_contest):
     make_bank()
     now = utcnow()
-    return make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3),
-                        title="2023年唐山市公民科学素质知识网络竞赛")
+    return make_contest(
+        starts_at=now - timedelta(days=1),
+        ends_at=now + timedelta(days=3),
+        title="2023年唐山市公民科学素质知识网络竞赛",
+    )
 
 
 def test_register_answer_submit_review(live_server, phone_page, shot, contest):

@@ -1,4 +1,5 @@
 """Races on PostgreSQL: parallel starts, submits, registrations and saves."""
+
 from __future__ import annotations
 
 import threading
@@ -56,7 +57,9 @@ def logged_in_clients(app, user, n=N):
 def contest(make_bank, make_contest):
     make_bank()
     now = utcnow()
-    return make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3))
+    return make_contest(
+        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3)
+    )
 
 
 def test_parallel_starts_make_one_attempt(app, make_user, contest):
@@ -81,10 +84,14 @@ def test_parallel_submits_score_once(app, make_user, contest):
     user = make_user()
     clients = logged_in_clients(app, user)
     api, token = clients[0]
-    aid = api.client.post("/api/v1/attempts", json={},
-                          headers={"X-CSRFToken": token}).get_json()["id"]
-    api.client.put(f"/api/v1/attempts/{aid}/answers/1", json={"choices": ["A"]},
-                   headers={"X-CSRFToken": token})
+    aid = api.client.post(
+        "/api/v1/attempts", json={}, headers={"X-CSRFToken": token}
+    ).get_json()["id"]
+    api.client.put(
+        f"/api/v1/attempts/{aid}/answers/1",
+        json={"choices": ["A"]},
+        headers={"X-CSRFToken": token},
+    )
 
     def submit(i):
         c, t = clients[i]
@@ -102,12 +109,22 @@ def test_parallel_submits_score_once(app, make_user, contest):
 def test_parallel_registrations_same_phone_make_one_user(app):
     clients = [Api(app.test_client()) for _ in range(N)]
     tokens = [c.token() for c in clients]
-    body = {"phone": "13700000000", "name": "王五", "region": "lubei",
-            "password": "kexue-2023", "public_ranking": False}
+    body = {
+        "phone": "13700000000",
+        "name": "王五",
+        "region": "lubei",
+        "password": "kexue-2023",
+        "public_ranking": False,
+    }
 
     def register(i):
-        return clients[i].client.post("/api/v1/auth/register", json=body,
-                                      headers={"X-CSRFToken": tokens[i]}).status_code
+        return (
+            clients[i]
+            .client.post(
+                "/api/v1/auth/register", json=body, headers={"X-CSRFToken": tokens[i]}
+            )
+            .status_code
+        )
 
     statuses = run_parallel(register)
     assert statuses.count(201) == 1 and set(statuses) <= {201, 409}, statuses
@@ -120,17 +137,23 @@ def test_parallel_saves_against_submit_lose_nothing(app, make_user, contest):
     user = make_user()
     clients = logged_in_clients(app, user, n=11)
     api, token = clients[0]
-    data = api.client.post("/api/v1/attempts", json={},
-                           headers={"X-CSRFToken": token}).get_json()
+    data = api.client.post(
+        "/api/v1/attempts", json={}, headers={"X-CSRFToken": token}
+    ).get_json()
     aid = data["id"]
 
     def act(i):
         c, t = clients[i]
         if i == 10:
-            r = c.client.post(f"/api/v1/attempts/{aid}/submit", headers={"X-CSRFToken": t})
+            r = c.client.post(
+                f"/api/v1/attempts/{aid}/submit", headers={"X-CSRFToken": t}
+            )
         else:
-            r = c.client.put(f"/api/v1/attempts/{aid}/answers/{i + 1}",
-                             json={"choices": ["A"]}, headers={"X-CSRFToken": t})
+            r = c.client.put(
+                f"/api/v1/attempts/{aid}/answers/{i + 1}",
+                json={"choices": ["A"]},
+                headers={"X-CSRFToken": t},
+            )
         return r.status_code
 
     statuses = run_parallel(act, n=11)
@@ -138,8 +161,9 @@ def test_parallel_saves_against_submit_lose_nothing(app, make_user, contest):
     saved = {i + 1 for i, s in enumerate(statuses[:10]) if s == 200}
     assert all(s in (200, 409) for s in statuses[:10])
     with app.app_context():
-        rows = db.session.scalars(select(AttemptAnswer).where(
-            AttemptAnswer.attempt_id == aid)).all()
+        rows = db.session.scalars(
+            select(AttemptAnswer).where(AttemptAnswer.attempt_id == aid)
+        ).all()
         answered = {r.position for r in rows if r.choices}
         scored = {r.position for r in rows if r.is_correct is not None}
     assert answered == saved

@@ -1,4 +1,5 @@
 """Attempt engine rules, called as services with an explicit `now`."""
+
 from __future__ import annotations
 
 import random
@@ -18,14 +19,18 @@ GRACE = 5
 
 def start(user, contest_id, now=NOW, seed=1):
     contest = db.session.get(Contest, contest_id)
-    return svc.start_attempt(user, contest, now=now, grace_s=GRACE,
-                             rng=random.Random(seed))
+    return svc.start_attempt(
+        user, contest, now=now, grace_s=GRACE, rng=random.Random(seed)
+    )
 
 
 def correct_display(attempt_id, position):
     """The right answer in display letters (what a perfect citizen would send)."""
-    ans = db.session.scalars(select(AttemptAnswer).where(
-        AttemptAnswer.attempt_id == attempt_id, AttemptAnswer.position == position)).one()
+    ans = db.session.scalars(
+        select(AttemptAnswer).where(
+            AttemptAnswer.attempt_id == attempt_id, AttemptAnswer.position == position
+        )
+    ).one()
     q = db.session.get(Question, ans.question_id)
     return svc.to_display(ans.option_order, q.answer)
 
@@ -89,8 +94,9 @@ def test_deadline_is_start_plus_limit(setup):
     assert attempt.deadline_at == NOW + timedelta(seconds=900)
 
 
-def test_contest_end_inside_time_limit_cuts_deadline(ctx, make_bank, make_contest,
-                                                     make_user):
+def test_contest_end_inside_time_limit_cuts_deadline(
+    ctx, make_bank, make_contest, make_user
+):
     make_bank()
     contest = make_contest(ends_at=NOW + timedelta(minutes=5))
     attempt, _ = start(make_user(), contest.id)
@@ -121,8 +127,9 @@ def test_daily_limit_counts_days_in_shanghai(ctx, make_bank, make_contest, make_
     late = datetime(2023, 9, 18, 15, 50, tzinfo=UTC)
     for k in range(2):
         a, _ = start(user, contest.id, now=late + timedelta(minutes=5 * k))
-        svc.submit_attempt(a.id, user, now=late + timedelta(minutes=5 * k, seconds=30),
-                           grace_s=GRACE)
+        svc.submit_attempt(
+            a.id, user, now=late + timedelta(minutes=5 * k, seconds=30), grace_s=GRACE
+        )
     with pytest.raises(svc.DailyLimitReached):
         start(user, contest.id, now=late + timedelta(minutes=9))
     # 00:01 the next day in Shanghai (16:01 UTC, still the same UTC day): allowed.
@@ -151,8 +158,9 @@ def test_answer_after_deadline_is_refused_and_changes_nothing(setup):
 def test_submit_in_grace_is_accepted(setup):
     contest, user = setup
     a, _ = start(user, contest.id)
-    done = svc.submit_attempt(a.id, user, now=a.deadline_at + timedelta(seconds=GRACE - 1),
-                              grace_s=GRACE)
+    done = svc.submit_attempt(
+        a.id, user, now=a.deadline_at + timedelta(seconds=GRACE - 1), grace_s=GRACE
+    )
     assert done.status == "submitted"
     # Duration never counts the grace.
     assert done.duration_ms == 900_000
@@ -164,8 +172,9 @@ def test_submit_after_grace_expires_with_saved_answers(setup):
     right = correct_display(a.id, 1)
     svc.save_answer(a.id, user, 1, right, now=NOW + timedelta(minutes=1))
     with pytest.raises(svc.AttemptClosed):
-        svc.submit_attempt(a.id, user, now=a.deadline_at + timedelta(seconds=GRACE + 1),
-                           grace_s=GRACE)
+        svc.submit_attempt(
+            a.id, user, now=a.deadline_at + timedelta(seconds=GRACE + 1), grace_s=GRACE
+        )
     db.session.expire_all()
     stored = db.session.get(Attempt, a.id)
     assert stored.status == "expired"
@@ -177,11 +186,20 @@ def test_submit_twice_scores_once(setup):
     contest, user = setup
     a, _ = start(user, contest.id)
     for pos in range(1, 11):
-        svc.save_answer(a.id, user, pos, correct_display(a.id, pos),
-                        now=NOW + timedelta(seconds=pos))
-    first = svc.submit_attempt(a.id, user, now=NOW + timedelta(minutes=2), grace_s=GRACE)
+        svc.save_answer(
+            a.id,
+            user,
+            pos,
+            correct_display(a.id, pos),
+            now=NOW + timedelta(seconds=pos),
+        )
+    first = svc.submit_attempt(
+        a.id, user, now=NOW + timedelta(minutes=2), grace_s=GRACE
+    )
     assert (first.score, first.correct_count) == (100, 10)
-    second = svc.submit_attempt(a.id, user, now=NOW + timedelta(minutes=3), grace_s=GRACE)
+    second = svc.submit_attempt(
+        a.id, user, now=NOW + timedelta(minutes=3), grace_s=GRACE
+    )
     assert second.finished_at == first.finished_at
     assert second.score == first.score
 
@@ -197,7 +215,9 @@ def test_multiple_choice_scores_only_when_exact(setup):
     assert done.correct_count == 0
 
 
-def test_sweeper_finishes_abandoned_attempts_once(ctx, make_bank, make_contest, make_user):
+def test_sweeper_finishes_abandoned_attempts_once(
+    ctx, make_bank, make_contest, make_user
+):
     make_bank()
     contest = make_contest()
     users = [make_user() for _ in range(3)]
@@ -255,8 +275,16 @@ def test_best_attempt_prefers_score_then_time(setup):
     svc.save_answer(a.id, user, 1, correct_display(a.id, 1), now=NOW)
     slow = svc.submit_attempt(a.id, user, now=NOW + timedelta(minutes=5), grace_s=GRACE)
     b, _ = start(user, contest.id, now=NOW + timedelta(minutes=10))
-    svc.save_answer(b.id, user, 1, correct_display(b.id, 1), now=NOW + timedelta(minutes=10))
-    fast = svc.submit_attempt(b.id, user, now=NOW + timedelta(minutes=11), grace_s=GRACE)
+    svc.save_answer(
+        b.id, user, 1, correct_display(b.id, 1), now=NOW + timedelta(minutes=10)
+    )
+    fast = svc.submit_attempt(
+        b.id, user, now=NOW + timedelta(minutes=11), grace_s=GRACE
+    )
     assert slow.score == fast.score
-    assert svc.best_attempt(svc.user_attempts(user, db.session.get(Contest, contest.id))
-                            ).id == fast.id
+    assert (
+        svc.best_attempt(
+            svc.user_attempts(user, db.session.get(Contest, contest.id))
+        ).id
+        == fast.id
+    )

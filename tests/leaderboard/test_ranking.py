@@ -1,4 +1,5 @@
 """The composite ranking key: exact below 2**53 and ordering like the rules say."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -68,10 +69,16 @@ def test_member_ids_round_trip_and_sort_lower_id_first(uid):
     assert member_id(uid) > member_id(uid + 1)  # ZREVRANGE shows lower id first
 
 
-@pytest.mark.parametrize("name, masked", [
-    ("张三明", "张*明"), ("张三", "张*"), ("欧阳小明", "欧**明"), ("李", "李*"),
-    ("阿依古丽·买买提", "阿******提"),
-])
+@pytest.mark.parametrize(
+    "name, masked",
+    [
+        ("张三明", "张*明"),
+        ("张三", "张*"),
+        ("欧阳小明", "欧**明"),
+        ("李", "李*"),
+        ("阿依古丽·买买提", "阿******提"),
+    ],
+)
 def test_mask_name(name, masked):
     assert mask_name(name) == masked
 
@@ -84,4 +91,4 @@ def test_no_consent_is_anonymous():
 def test_mask_phone_keeps_only_prefix_and_suffix(phone):
     masked = mask_phone(phone)
     assert masked == phone[:3] + "****" + phone[-4:]
-    assert phone[3:7] not in masked[3:7]  or phone[3:7] == "****"
+    assert phone[3:7] not in masked[3:7] or phone[3:7] == "****"

@@ -1,4 +1,5 @@
 """Boards in a real Redis agree with SQL; they survive Redis faults."""
+
 from __future__ import annotations
 
 import random
@@ -24,25 +25,35 @@ REGIONS = ["lunan", "lubei", "qianan"]
 
 
 def codec_of(contest):
-    return make_codec(contest.max_score, contest.time_limit_s, contest.starts_at,
-                      contest.ends_at)
+    return make_codec(
+        contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
+    )
 
 
 def add_finished(contest, user_id, score, duration_ms, finished_at):
     key = codec_of(contest).encode(score, duration_ms, finished_at)
-    a = Attempt(user_id=user_id, contest_id=contest.id,
-                started_at=finished_at - timedelta(milliseconds=duration_ms),
-                deadline_at=finished_at + timedelta(minutes=15), finished_at=finished_at,
-                finish_kind="submitted", score=score, correct_count=score // 10,
-                duration_ms=duration_ms, rank_key=key)
+    a = Attempt(
+        user_id=user_id,
+        contest_id=contest.id,
+        started_at=finished_at - timedelta(milliseconds=duration_ms),
+        deadline_at=finished_at + timedelta(minutes=15),
+        finished_at=finished_at,
+        finish_kind="submitted",
+        score=score,
+        correct_count=score // 10,
+        duration_ms=duration_ms,
+        rank_key=key,
+    )
     db.session.add(a)
     db.session.flush()
     return a
 
 
 def redis_order(key):
-    return [(user_id_of(m), int(s)) for m, s in
-            redis_client.client.zrevrange(key, 0, -1, withscores=True)]
+    return [
+        (user_id_of(m), int(s))
+        for m, s in redis_client.client.zrevrange(key, 0, -1, withscores=True)
+    ]
 
 
 @pytest.fixture
@@ -54,23 +65,39 @@ def contest(ctx, make_contest):
 
 
 def make_users(n):
-    users = [User(phone=f"138{i:08d}", name="测试" + chr(0x4E00 + i) + "员",
-                  region_code=REGIONS[i % 3],
-                  password_hash="x", session_token="t", public_ranking=i % 4 != 0)
-             for i in range(n)]
+    users = [
+        User(
+            phone=f"138{i:08d}",
+            name="测试" + chr(0x4E00 + i) + "员",
+            region_code=REGIONS[i % 3],
+            password_hash="x",
+            session_token="t",
+            public_ranking=i % 4 != 0,
+        )
+        for i in range(n)
+    ]
     db.session.add_all(users)
     db.session.flush()
     return users
 
 
 attempt_lists = st.lists(
-    st.tuples(st.integers(0, 11), st.sampled_from([0, 50, 100]),
-              st.sampled_from([1000, 60_000, 900_000]), st.integers(0, 3)),
-    min_size=1, max_size=40)
+    st.tuples(
+        st.integers(0, 11),
+        st.sampled_from([0, 50, 100]),
+        st.sampled_from([1000, 60_000, 900_000]),
+        st.integers(0, 3),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(attempt_lists)
 def test_redis_rank_equals_sql_rank(contest, data):
     db.session.execute(delete(Attempt))
@@ -84,11 +111,14 @@ def test_redis_rank_equals_sql_rank(contest, data):
         db.session.commit()
         boards.record_finished(a)
     scopes = [boards.Scope("all")] + [boards.Scope("region", region=r) for r in REGIONS]
-    days = {local_day(NOW + timedelta(hours=s * 13), contest.timezone) for s in range(4)}
+    days = {
+        local_day(NOW + timedelta(hours=s * 13), contest.timezone) for s in range(4)
+    }
     scopes += [boards.Scope("day", day=d) for d in days]
     for scope in scopes:
         assert redis_order(boards.board_key(contest, scope)) == boards.sql_ranking(
-            contest, scope), scope
+            contest, scope
+        ), scope
     # A rebuild from SQL gives the very same boards.
     before = {s: redis_order(boards.board_key(contest, s)) for s in scopes}
     boards.rebuild(contest, force=True)
@@ -99,8 +129,13 @@ def test_board_read_masks_names_and_finds_me(contest):
     users = make_users(60)
     rng = random.Random(7)
     for u in users:
-        add_finished(contest, u.id, rng.choice([60, 80, 100]), rng.randint(1, 9) * 60_000,
-                     NOW + timedelta(minutes=rng.randint(0, 600)))
+        add_finished(
+            contest,
+            u.id,
+            rng.choice([60, 80, 100]),
+            rng.randint(1, 9) * 60_000,
+            NOW + timedelta(minutes=rng.randint(0, 600)),
+        )
     db.session.commit()
     boards.rebuild(contest, force=True)
     me = users[-1]
@@ -117,7 +152,8 @@ def test_board_read_masks_names_and_finds_me(contest):
     # The SQL fallback produces the same page.
     fallback = boards._sql_board(contest, boards.Scope("all"), 50, me.id)
     assert [(e.rank, e.name, e.score, e.duration_ms) for e in fallback.entries] == [
-        (e.rank, e.name, e.score, e.duration_ms) for e in board.entries]
+        (e.rank, e.name, e.score, e.duration_ms) for e in board.entries
+    ]
     assert fallback.me == board.me and fallback.delayed
 
 
@@ -152,7 +188,9 @@ def test_a_worse_attempt_never_lowers_the_entry(contest):
 
 def finish_one(contest, user, now):
     attempt, _ = svc.start_attempt(user, contest, now=now, grace_s=5)
-    return svc.submit_attempt(attempt.id, user, now=now + timedelta(seconds=30), grace_s=5)
+    return svc.submit_attempt(
+        attempt.id, user, now=now + timedelta(seconds=30), grace_s=5
+    )
 
 
 def test_submit_succeeds_while_redis_is_stopped(make_bank, contest, redis_server):
@@ -165,8 +203,9 @@ def test_submit_succeeds_while_redis_is_stopped(make_bank, contest, redis_server
         t0 = time.monotonic()
         done = finish_one(contest, users[1], NOW + timedelta(minutes=1))
         assert done.status == "submitted"
-        board = boards.read_board(contest, boards.Scope("all"), limit=10,
-                                  user_id=users[1].id)
+        board = boards.read_board(
+            contest, boards.Scope("all"), limit=10, user_id=users[1].id
+        )
         assert time.monotonic() - t0 < 5
         assert board.delayed and board.total == 2 and board.me is not None
     finally:
@@ -197,4 +236,5 @@ def test_hung_redis_is_bounded_and_repaired(make_bank, contest, redis_server):
     board = boards.read_board(contest, boards.Scope("all"), limit=10)
     assert not board.delayed and board.total == 2
     assert redis_order(keys.board_all(contest.id)) == boards.sql_ranking(
-        contest, boards.Scope("all"))
+        contest, boards.Scope("all")
+    )

@@ -1,4 +1,5 @@
 """Participation by region: correct figures, region-scoped staff, safe exports."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,15 +18,23 @@ def played(app, make_bank, make_contest, make_user):
     make_bank()
     now = utcnow()
     c = make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3))
-    people = [make_user(region="lunan"), make_user(region="lunan"),
-              make_user(region="qianan"), make_user(region="qianan")]
+    people = [
+        make_user(region="lunan"),
+        make_user(region="lunan"),
+        make_user(region="qianan"),
+        make_user(region="qianan"),
+    ]
     with app.app_context():
         contest = db.session.get(Contest, c.id)
         for i, u in enumerate(people[:3]):
             user = db.session.get(User, u.id)
-            a, _ = svc.start_attempt(user, contest, now=now - timedelta(minutes=30), grace_s=5)
+            a, _ = svc.start_attempt(
+                user, contest, now=now - timedelta(minutes=30), grace_s=5
+            )
             if i < 2:
-                svc.submit_attempt(a.id, user, now=now - timedelta(minutes=29), grace_s=5)
+                svc.submit_attempt(
+                    a.id, user, now=now - timedelta(minutes=29), grace_s=5
+                )
     return c
 
 
@@ -38,7 +47,9 @@ def test_city_staff_sees_every_region(api, make_user, played):
     assert rows["qianan"]["participants"] == 1 and rows["qianan"]["attempts"] == 1
     # The third attempt was never submitted; reading stats must not invent a finish.
     assert rows["qianan"]["registered"] == 2
-    assert rows["gaoxin"]["participants"] == 0 and rows["gaoxin"]["avg_best_score"] is None
+    assert (
+        rows["gaoxin"]["participants"] == 0 and rows["gaoxin"]["avg_best_score"] is None
+    )
 
 
 def test_region_staff_sees_only_its_region(api, client, make_user, played):
@@ -51,10 +62,20 @@ def test_region_staff_sees_only_its_region(api, client, make_user, played):
     assert "迁安市" in export and "路南区" not in export
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=1", "'\t=1"), ("-1", "'-1"), ("a\";=1+2", "a\";=1+2"), ("路南区", "路南区"),
-    (None, ""), (12, "12"), (85.5, "85.5"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("+1", "'+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("-1", "'-1"),
+        ('a";=1+2', 'a";=1+2'),
+        ("路南区", "路南区"),
+        (None, ""),
+        (12, "12"),
+        (85.5, "85.5"),
+    ],
+)
 def test_export_cells_are_neutralised(value, expected):
     assert safe_cell(value) == expected
