@@ -9,8 +9,8 @@ ensure_venv() {
     "$PYTHON" -m venv .venv
   fi
   # Reinstall only when the requirements changed.
-  if [ ! -f "$stamp" ] || ! cmp -s "$stamp" <(cat requirements*.txt); then
+  if [ ! -f "$stamp" ] || ! cmp -s "$stamp" <(cat "$req" requirements*.txt); then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
-    cat requirements*.txt > "$stamp"
+    cat "$req" requirements*.txt > "$stamp"
   fi
 }

@@ -21,6 +21,12 @@ def citizen_required() -> None:
         abort(403)
 
 
+@bp.get("/healthz")
+def healthz():
+    """Liveness for load balancers and the load test's framework ceiling (no I/O)."""
+    return "ok", 200, {"Content-Type": "text/plain"}
+
+
 @bp.get("/")
 def index():
     now = utcnow()

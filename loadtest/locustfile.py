@@ -1,0 +1,324 @@
+"""Locust scenarios for the contest (HTTP only; never imports quiz_app).
+
+Users:
+  Citizen    logs in with a seeded account (or, rarely, registers), starts an
+             attempt, answers every question with a think time, submits, views
+             the result, the leaderboard and "my attempts", repeats within the
+             daily limit. Every acknowledged answer is logged for the checker.
+  Spectator  home page and leaderboard tabs, polling.
+  Staff      the participation dashboard and its API.
+
+Environment (set by loadtest/run):
+  LOAD_ACCOUNTS_FILE  seeded citizen phones, one per line
+  LOAD_PASSWORD       their password
+  LOAD_STAFF_PHONE / LOAD_STAFF_PASSWORD   a city-wide staff account
+  LOAD_ACK_DIR        where acknowledged answers are written (jsonl)
+  LOAD_THINK_S        think time per question, seconds (default 3)
+  LOAD_SHAPE          opening | steady | deadline (optional; else -u/-r)
+  LOAD_USERS, LOAD_DURATION_S   the shape's target users and length
+  LOAD_WORKERS        number of Locust worker processes (distributed mode)
+  LOAD_SUBMIT_AT_REMAINING_S    deadline shape: submit when this little time is left
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import time
+
+from locust import FastHttpUser, LoadTestShape, between, events, task
+
+THINK_S = float(os.environ.get("LOAD_THINK_S", "3"))
+PASSWORD = os.environ.get("LOAD_PASSWORD", "")
+SHAPE = os.environ.get("LOAD_SHAPE", "")
+ACK_DIR = os.environ.get("LOAD_ACK_DIR", "")
+_accounts: list[str] = []
+_counter = itertools.count()
+_ack_file = None
+
+
+def accounts() -> list[str]:
+    if not _accounts:
+        path = os.environ.get("LOAD_ACCOUNTS_FILE")
+        if path:
+            with open(path, encoding="utf-8") as fh:
+                _accounts.extend(line.strip() for line in fh if line.strip())
+    return _accounts
+
+
+def next_phone(environment) -> str | None:
+    """Accounts are split between worker processes so no two users share one."""
+    phones = accounts()
+    if not phones:
+        return None
+    workers = int(os.environ.get("LOAD_WORKERS", "1") or 1)
+    index = getattr(environment.runner, "worker_index", 0) or 0
+    k = next(_counter) * workers + index
+    return phones[k % len(phones)]
+
+
+def log_ack(record: dict) -> None:
+    global _ack_file
+    if not ACK_DIR:
+        return
+    if _ack_file is None:
+        _ack_file = open(os.path.join(ACK_DIR, f"acks-{os.getpid()}.jsonl"), "a",
+                         encoding="utf-8")
+    _ack_file.write(json.dumps(record) + "\n")
+
+
+@events.quitting.add_listener
+def _quitting(environment, **_kw):
+    if _ack_file is not None:
+        _ack_file.flush()
+    if environment.stats.total.fail_ratio > 0:
+        environment.process_exit_code = 1
+
+
+class ApiUser(FastHttpUser):
+    abstract = True
+    csrf = ""
+
+    def fetch_csrf(self) -> None:
+        with self.client.get("/api/v1/csrf", name="/api/v1/csrf",
+                             catch_response=True) as r:
+            if r.status_code == 200:
+                self.csrf = r.json()["csrf_token"]
+            else:
+                r.failure(f"csrf {r.status_code}")
+
+    def headers(self) -> dict:
+        return {"X-CSRFToken": self.csrf, "Accept": "application/json"}
+
+    def login(self, phone: str, password: str) -> bool:
+        self.fetch_csrf()
+        with self.client.post("/api/v1/auth/login", json={"phone": phone,
+                              "password": password}, headers=self.headers(),
+                              name="/api/v1/auth/login", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"login {r.status_code}")
+                return False
+        self.fetch_csrf()  # a new session at login: a fresh token
+        return True
+
+
+class Citizen(ApiUser):
+    weight = 12
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        self.done_for_today = False
+        phone = next_phone(self.environment)
+        if phone is None:
+            self.register()
+        else:
+            self.logged_in = self.login(phone, PASSWORD)
+
+    def register(self) -> None:
+        self.fetch_csrf()
+        phone = "19" + "".join(random.choice("0123456789") for _ in range(9))
+        with self.client.post("/api/v1/auth/register", json={
+                "phone": phone, "name": "压测用户", "region": random.choice(
+                    ["lunan", "lubei", "fengrun", "qianan", "zunhua"]),
+                "password": "load-test-pw", "public_ranking": True},
+                headers=self.headers(), name="/api/v1/auth/register",
+                catch_response=True) as r:
+            # A random phone may collide with an earlier one: 409 is fine here.
+            if r.status_code == 409:
+                r.success()
+                self.logged_in = False
+                return
+            self.logged_in = r.status_code == 201
+        self.fetch_csrf()
+
+    @task
+    def take_quiz(self) -> None:
+        if not getattr(self, "logged_in", False) or self.done_for_today:
+            time.sleep(5)
+            return
+        with self.client.post("/api/v1/attempts", json={}, headers=self.headers(),
+                              name="/api/v1/attempts [start]", catch_response=True) as r:
+            if r.status_code == 409 and r.json()["error"]["code"] in (
+                    "daily_limit", "contest_not_open"):
+                r.success()
+                self.done_for_today = True
+                return
+            if r.status_code not in (200, 201):
+                r.failure(f"start {r.status_code}")
+                return
+            attempt = r.json()
+        aid = attempt["id"]
+        versions = {int(k): v for k, v in attempt.get("versions", {}).items()}
+        for q in attempt["questions"]:
+            time.sleep(random.uniform(0.5, 1.5) * THINK_S)
+            keys = [o["key"] for o in q["options"]]
+            choice = sorted(random.sample(keys, 2)) if q["type"] == "multiple" else [
+                random.choice(keys)]
+            pos = q["position"]
+            with self.client.put(f"/api/v1/attempts/{aid}/answers/{pos}",
+                                 json={"choices": choice, "version": versions.get(pos, 0)},
+                                 headers=self.headers(),
+                                 name="/api/v1/attempts/[id]/answers/[pos]",
+                                 catch_response=True) as r:
+                if r.status_code == 200:
+                    body = r.json()
+                    versions[pos] = body["version"]
+                    log_ack({"attempt": aid, "position": pos, "choices": choice,
+                             "version": body["version"]})
+                    remaining = body["remaining_s"]
+                else:
+                    r.failure(f"answer {r.status_code}")
+                    return
+        if SHAPE == "deadline":
+            # Hold the paper until the last moments before the deadline.
+            margin = float(os.environ.get("LOAD_SUBMIT_AT_REMAINING_S", "20"))
+            time.sleep(max(remaining - random.uniform(2, margin), 0))
+        with self.client.post(f"/api/v1/attempts/{aid}/submit", json={},
+                              headers=self.headers(),
+                              name="/api/v1/attempts/[id]/submit",
+                              catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"submit {r.status_code}")
+                return
+        self.client.get(f"/api/v1/attempts/{aid}", name="/api/v1/attempts/[id]")
+        self.client.get("/api/v1/leaderboard?scope=all&limit=50",
+                        name="/api/v1/leaderboard?scope=all")
+        self.client.get("/api/v1/me/attempts", name="/api/v1/me/attempts")
+
+
+class NewCitizen(Citizen):
+    """Registers during the peak instead of using a seeded account."""
+
+    weight = 1
+
+    def on_start(self) -> None:
+        self.done_for_today = False
+        self.register()
+
+
+class Spectator(ApiUser):
+    weight = 2
+    wait_time = between(3, 8)
+
+    @task(3)
+    def leaderboard_api(self) -> None:
+        scope = random.choice(["all", "region:lunan", "region:qianan"])
+        self.client.get(f"/api/v1/leaderboard?scope={scope}&limit=50",
+                        name="/api/v1/leaderboard?scope=" + scope.split(":")[0])
+
+    @task(1)
+    def pages(self) -> None:
+        self.client.get("/", name="/ (home)")
+        self.client.get("/leaderboard?tab=day", name="/leaderboard")
+
+
+class Staff(ApiUser):
+    weight = 1
+    fixed_count = 1
+    wait_time = between(5, 15)
+
+    def on_start(self) -> None:
+        phone = os.environ.get("LOAD_STAFF_PHONE")
+        self.ready = bool(phone) and self.login(phone,
+                                                os.environ.get("LOAD_STAFF_PASSWORD", ""))
+
+    @task
+    def dashboard(self) -> None:
+        if not self.ready:
+            time.sleep(10)
+            return
+        with self.client.get("/api/v1/stats/regions", name="/api/v1/stats/regions",
+                             catch_response=True) as r:
+            if r.status_code == 404:  # no dashboard yet: skip cleanly
+                r.success()
+                self.ready = False
+                return
+        self.client.get("/staff/", name="/staff/")
+
+
+# ---- saturation probes: no think time, run one class at a time by name ----
+
+
+class Health(FastHttpUser):
+    """The framework ceiling: the app's trivial endpoint."""
+
+    @task
+    def healthz(self) -> None:
+        self.client.get("/healthz", name="/healthz")
+
+
+class SatAnswer(ApiUser):
+    """Answer saving at saturation: one open attempt, saves in a loop."""
+
+    def on_start(self) -> None:
+        self.aid = None
+        phone = next_phone(self.environment)
+        if phone and self.login(phone, PASSWORD):
+            r = self.client.post("/api/v1/attempts", json={}, headers=self.headers(),
+                                 name="/api/v1/attempts [start]")
+            if r.status_code in (200, 201):
+                data = r.json()
+                self.aid = data["id"]
+                self.questions = data["questions"]
+
+    @task
+    def save(self) -> None:
+        if self.aid is None:
+            time.sleep(1)
+            return
+        q = random.choice(self.questions)
+        self.client.put(f"/api/v1/attempts/{self.aid}/answers/{q['position']}",
+                        json={"choices": [q["options"][0]["key"]]},
+                        headers=self.headers(), name="/api/v1/attempts/[id]/answers/[pos]")
+
+
+class SatStart(ApiUser):
+    """Starting (and at once submitting) attempts at saturation."""
+
+    def on_start(self) -> None:
+        phone = next_phone(self.environment)
+        self.ok = bool(phone) and self.login(phone, PASSWORD)
+
+    @task
+    def start_submit(self) -> None:
+        if not self.ok:
+            time.sleep(1)
+            return
+        r = self.client.post("/api/v1/attempts", json={}, headers=self.headers(),
+                             name="/api/v1/attempts [start]")
+        if r.status_code in (200, 201):
+            aid = r.json()["id"]
+            self.client.post(f"/api/v1/attempts/{aid}/submit", json={},
+                             headers=self.headers(), name="/api/v1/attempts/[id]/submit")
+
+
+class SatBoard(FastHttpUser):
+    """Leaderboard reads at saturation (anonymous, city board, top 50)."""
+
+    @task
+    def board(self) -> None:
+        self.client.get("/api/v1/leaderboard?scope=all&limit=50",
+                        name="/api/v1/leaderboard?scope=all")
+
+
+if SHAPE:
+    class ContestShape(LoadTestShape):
+        """opening: the start storm (ramp in 50 s); steady: the evening peak;
+        deadline: everyone holds until the last minutes before the close."""
+
+        users = int(os.environ.get("LOAD_USERS", "100"))
+        duration = float(os.environ.get("LOAD_DURATION_S", "120"))
+
+        def tick(self):
+            t = self.get_run_time()
+            if t > self.duration:
+                return None
+            if SHAPE == "opening":
+                ramp = min(50.0, self.duration / 3)
+                return self.users, max(self.users / ramp, 1)
+            if SHAPE == "deadline":
+                ramp = min(60.0, self.duration / 4)
+                return self.users, max(self.users / ramp, 1)
+            ramp = self.duration * 0.2
+            return self.users, max(self.users / ramp, 1)
