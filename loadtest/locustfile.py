@@ -19,6 +19,7 @@ Environment (set by loadtest/run):
   LOAD_WORKERS        number of Locust worker processes (distributed mode)
   LOAD_SUBMIT_AT_REMAINING_S    deadline shape: submit when this little time is left
 """
+
 from __future__ import annotations
 
 import itertools
@@ -63,8 +64,9 @@ def log_ack(record: dict) -> None:
     if not ACK_DIR:
         return
     if _ack_file is None:
-        _ack_file = open(os.path.join(ACK_DIR, f"acks-{os.getpid()}.jsonl"), "a",
-                         encoding="utf-8")
+        _ack_file = open(
+            os.path.join(ACK_DIR, f"acks-{os.getpid()}.jsonl"), "a", encoding="utf-8"
+        )
     _ack_file.write(json.dumps(record) + "\n")
 
 
@@ -81,8 +83,9 @@ class ApiUser(FastHttpUser):
     csrf = ""
 
     def fetch_csrf(self) -> None:
-        with self.client.get("/api/v1/csrf", name="/api/v1/csrf",
-                             catch_response=True) as r:
+        with self.client.get(
+            "/api/v1/csrf", name="/api/v1/csrf", catch_response=True
+        ) as r:
             if r.status_code == 200:
                 self.csrf = r.json()["csrf_token"]
             else:
@@ -93,9 +96,13 @@ class ApiUser(FastHttpUser):
 
     def login(self, phone: str, password: str) -> bool:
         self.fetch_csrf()
-        with self.client.post("/api/v1/auth/login", json={"phone": phone,
-                              "password": password}, headers=self.headers(),
-                              name="/api/v1/auth/login", catch_response=True) as r:
+        with self.client.post(
+            "/api/v1/auth/login",
+            json={"phone": phone, "password": password},
+            headers=self.headers(),
+            name="/api/v1/auth/login",
+            catch_response=True,
+        ) as r:
             if r.status_code != 200:
                 r.failure(f"login {r.status_code}")
                 return False
@@ -118,12 +125,21 @@ class Citizen(ApiUser):
     def register(self) -> None:
         self.fetch_csrf()
         phone = "19" + "".join(random.choice("0123456789") for _ in range(9))
-        with self.client.post("/api/v1/auth/register", json={
-                "phone": phone, "name": "压测用户", "region": random.choice(
-                    ["lunan", "lubei", "fengrun", "qianan", "zunhua"]),
-                "password": "load-test-pw", "public_ranking": True},
-                headers=self.headers(), name="/api/v1/auth/register",
-                catch_response=True) as r:
+        with self.client.post(
+            "/api/v1/auth/register",
+            json={
+                "phone": phone,
+                "name": "压测用户",
+                "region": random.choice(
+                    ["lunan", "lubei", "fengrun", "qianan", "zunhua"]
+                ),
+                "password": "load-test-pw",
+                "public_ranking": True,
+            },
+            headers=self.headers(),
+            name="/api/v1/auth/register",
+            catch_response=True,
+        ) as r:
             # A random phone may collide with an earlier one: 409 is fine here.
             if r.status_code == 409:
                 r.success()
@@ -137,10 +153,17 @@ class Citizen(ApiUser):
         if not getattr(self, "logged_in", False) or self.done_for_today:
             time.sleep(5)
             return
-        with self.client.post("/api/v1/attempts", json={}, headers=self.headers(),
-                              name="/api/v1/attempts [start]", catch_response=True) as r:
+        with self.client.post(
+            "/api/v1/attempts",
+            json={},
+            headers=self.headers(),
+            name="/api/v1/attempts [start]",
+            catch_response=True,
+        ) as r:
             if r.status_code == 409 and r.json()["error"]["code"] in (
-                    "daily_limit", "contest_not_open"):
+                "daily_limit",
+                "contest_not_open",
+            ):
                 r.success()
                 self.done_for_today = True
                 return
@@ -153,19 +176,30 @@ class Citizen(ApiUser):
         for q in attempt["questions"]:
             time.sleep(random.uniform(0.5, 1.5) * THINK_S)
             keys = [o["key"] for o in q["options"]]
-            choice = sorted(random.sample(keys, 2)) if q["type"] == "multiple" else [
-                random.choice(keys)]
+            choice = (
+                sorted(random.sample(keys, 2))
+                if q["type"] == "multiple"
+                else [random.choice(keys)]
+            )
             pos = q["position"]
-            with self.client.put(f"/api/v1/attempts/{aid}/answers/{pos}",
-                                 json={"choices": choice, "version": versions.get(pos, 0)},
-                                 headers=self.headers(),
-                                 name="/api/v1/attempts/[id]/answers/[pos]",
-                                 catch_response=True) as r:
+            with self.client.put(
+                f"/api/v1/attempts/{aid}/answers/{pos}",
+                json={"choices": choice, "version": versions.get(pos, 0)},
+                headers=self.headers(),
+                name="/api/v1/attempts/[id]/answers/[pos]",
+                catch_response=True,
+            ) as r:
                 if r.status_code == 200:
                     body = r.json()
                     versions[pos] = body["version"]
-                    log_ack({"attempt": aid, "position": pos, "choices": choice,
-                             "version": body["version"]})
+                    log_ack(
+                        {
+                            "attempt": aid,
+                            "position": pos,
+                            "choices": choice,
+                            "version": body["version"],
+                        }
+                    )
                     remaining = body["remaining_s"]
                 else:
                     r.failure(f"answer {r.status_code}")
@@ -174,16 +208,21 @@ class Citizen(ApiUser):
             # Hold the paper until the last moments before the deadline.
             margin = float(os.environ.get("LOAD_SUBMIT_AT_REMAINING_S", "20"))
             time.sleep(max(remaining - random.uniform(2, margin), 0))
-        with self.client.post(f"/api/v1/attempts/{aid}/submit", json={},
-                              headers=self.headers(),
-                              name="/api/v1/attempts/[id]/submit",
-                              catch_response=True) as r:
+        with self.client.post(
+            f"/api/v1/attempts/{aid}/submit",
+            json={},
+            headers=self.headers(),
+            name="/api/v1/attempts/[id]/submit",
+            catch_response=True,
+        ) as r:
             if r.status_code != 200:
                 r.failure(f"submit {r.status_code}")
                 return
         self.client.get(f"/api/v1/attempts/{aid}", name="/api/v1/attempts/[id]")
-        self.client.get("/api/v1/leaderboard?scope=all&limit=50",
-                        name="/api/v1/leaderboard?scope=all")
+        self.client.get(
+            "/api/v1/leaderboard?scope=all&limit=50",
+            name="/api/v1/leaderboard?scope=all",
+        )
         self.client.get("/api/v1/me/attempts", name="/api/v1/me/attempts")
 
 
@@ -204,8 +243,10 @@ class Spectator(ApiUser):
     @task(3)
     def leaderboard_api(self) -> None:
         scope = random.choice(["all", "region:lunan", "region:qianan"])
-        self.client.get(f"/api/v1/leaderboard?scope={scope}&limit=50",
-                        name="/api/v1/leaderboard?scope=" + scope.split(":")[0])
+        self.client.get(
+            f"/api/v1/leaderboard?scope={scope}&limit=50",
+            name="/api/v1/leaderboard?scope=" + scope.split(":")[0],
+        )
 
     @task(1)
     def pages(self) -> None:
@@ -220,16 +261,18 @@ class Staff(ApiUser):
 
     def on_start(self) -> None:
         phone = os.environ.get("LOAD_STAFF_PHONE")
-        self.ready = bool(phone) and self.login(phone,
-                                                os.environ.get("LOAD_STAFF_PASSWORD", ""))
+        self.ready = bool(phone) and self.login(
+            phone, os.environ.get("LOAD_STAFF_PASSWORD", "")
+        )
 
     @task
     def dashboard(self) -> None:
         if not self.ready:
             time.sleep(10)
             return
-        with self.client.get("/api/v1/stats/regions", name="/api/v1/stats/regions",
-                             catch_response=True) as r:
+        with self.client.get(
+            "/api/v1/stats/regions", name="/api/v1/stats/regions", catch_response=True
+        ) as r:
             if r.status_code == 404:  # no dashboard yet: skip cleanly
                 r.success()
                 self.ready = False
@@ -255,8 +298,12 @@ class SatAnswer(ApiUser):
         self.aid = None
         phone = next_phone(self.environment)
         if phone and self.login(phone, PASSWORD):
-            r = self.client.post("/api/v1/attempts", json={}, headers=self.headers(),
-                                 name="/api/v1/attempts [start]")
+            r = self.client.post(
+                "/api/v1/attempts",
+                json={},
+                headers=self.headers(),
+                name="/api/v1/attempts [start]",
+            )
             if r.status_code in (200, 201):
                 data = r.json()
                 self.aid = data["id"]
@@ -268,9 +315,12 @@ class SatAnswer(ApiUser):
             time.sleep(1)
             return
         q = random.choice(self.questions)
-        self.client.put(f"/api/v1/attempts/{self.aid}/answers/{q['position']}",
-                        json={"choices": [q["options"][0]["key"]]},
-                        headers=self.headers(), name="/api/v1/attempts/[id]/answers/[pos]")
+        self.client.put(
+            f"/api/v1/attempts/{self.aid}/answers/{q['position']}",
+            json={"choices": [q["options"][0]["key"]]},
+            headers=self.headers(),
+            name="/api/v1/attempts/[id]/answers/[pos]",
+        )
 
 
 class SatStart(ApiUser):
@@ -285,12 +335,20 @@ class SatStart(ApiUser):
         if not self.ok:
             time.sleep(1)
             return
-        r = self.client.post("/api/v1/attempts", json={}, headers=self.headers(),
-                             name="/api/v1/attempts [start]")
+        r = self.client.post(
+            "/api/v1/attempts",
+            json={},
+            headers=self.headers(),
+            name="/api/v1/attempts [start]",
+        )
         if r.status_code in (200, 201):
             aid = r.json()["id"]
-            self.client.post(f"/api/v1/attempts/{aid}/submit", json={},
-                             headers=self.headers(), name="/api/v1/attempts/[id]/submit")
+            self.client.post(
+                f"/api/v1/attempts/{aid}/submit",
+                json={},
+                headers=self.headers(),
+                name="/api/v1/attempts/[id]/submit",
+            )
 
 
 class SatBoard(FastHttpUser):
@@ -298,11 +356,14 @@ class SatBoard(FastHttpUser):
 
     @task
     def board(self) -> None:
-        self.client.get("/api/v1/leaderboard?scope=all&limit=50",
-                        name="/api/v1/leaderboard?scope=all")
+        self.client.get(
+            "/api/v1/leaderboard?scope=all&limit=50",
+            name="/api/v1/leaderboard?scope=all",
+        )
 
 
 if SHAPE:
+
     class ContestShape(LoadTestShape):
         """opening: the start storm (ramp in 50 s); steady: the evening peak;
         deadline: everyone holds until the last minutes before the close."""

@@ -10,6 +10,7 @@
 5. checks (exit 1 if any fails) and a summary table, kept with the CSV and HTML
    reports under loadtest/reports/<timestamp>/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,25 @@ STAFF_PASSWORD = "load-staff-2023-pw"
 # larger districts and county-level cities get more. Approximate on purpose;
 # not official population figures.
 REGION_WEIGHTS = {
-    "lunan": 8, "lubei": 10, "guye": 4, "kaiping": 3, "fengnan": 7, "fengrun": 8,
-    "caofeidian": 4, "luanzhou": 5, "zunhua": 6, "qianan": 7, "luannan": 5,
-    "laoting": 4, "qianxi": 3, "yutian": 6, "gaoxin": 2, "haigang": 1, "lutai": 1,
-    "hangu": 1, "shizhi": 1,
+    "lunan": 8,
+    "lubei": 10,
+    "guye": 4,
+    "kaiping": 3,
+    "fengnan": 7,
+    "fengrun": 8,
+    "caofeidian": 4,
+    "luanzhou": 5,
+    "zunhua": 6,
+    "qianan": 7,
+    "luannan": 5,
+    "laoting": 4,
+    "qianxi": 3,
+    "yutian": 6,
+    "gaoxin": 2,
+    "haigang": 1,
+    "lutai": 1,
+    "hangu": 1,
+    "shizhi": 1,
 }
 
 
@@ -56,20 +72,32 @@ def free_port() -> int:
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Bounded loopback load run.")
-    ap.add_argument("--smoke", action="store_true",
-                    help="a few users for ~20 s with the same checks (CI)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few users for ~20 s with the same checks (CI)",
+    )
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--duration", type=int, default=120, help="scenario seconds")
-    ap.add_argument("--shape", choices=["steady", "opening", "deadline"],
-                    default="steady")
+    ap.add_argument(
+        "--shape", choices=["steady", "opening", "deadline"], default="steady"
+    )
     ap.add_argument("--think", type=float, default=3.0, help="seconds per question")
     ap.add_argument("--accounts", type=int, default=0, help="seeded citizens")
-    ap.add_argument("--history", type=int, default=0,
-                    help="extra finished attempts in the database (data scale)")
+    ap.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="extra finished attempts in the database (data scale)",
+    )
     ap.add_argument("--app-workers", type=int, default=4)
     ap.add_argument("--app-threads", type=int, default=8)
-    ap.add_argument("--locust-workers", type=int, default=0,
-                    help="distributed Locust: master + this many workers")
+    ap.add_argument(
+        "--locust-workers",
+        type=int,
+        default=0,
+        help="distributed Locust: master + this many workers",
+    )
     ap.add_argument("--probe-users", type=int, default=48)
     ap.add_argument("--probe-seconds", type=int, default=12)
     ap.add_argument("--no-probes", action="store_true")
@@ -94,7 +122,9 @@ class Stack:
         self.gunicorn: subprocess.Popen | None = None
         self.db_name: str | None = None
         self.admin_url = os.environ.get(
-            "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+            "QUIZ_TEST_PG_ADMIN",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        )
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -106,40 +136,68 @@ class Stack:
         self.valkey.start()
         url = os.environ.get("DATABASE_URL")
         if not url:
-            self.db_name = f"quiz_load_{datetime.now():%Y%m%d%H%M%S}_{secrets.token_hex(2)}"
+            self.db_name = (
+                f"quiz_load_{datetime.now():%Y%m%d%H%M%S}_{secrets.token_hex(2)}"
+            )
             engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
             with engine.connect() as c:
                 c.exec_driver_sql(f'CREATE DATABASE "{self.db_name}"')
             engine.dispose()
             url = self.admin_url.rsplit("/", 1)[0] + "/" + self.db_name
         self.env = dict(os.environ)
-        self.env.update({
-            "DATABASE_URL": url,
-            "REDIS_URL": self.valkey.connection_url,
-            "SECRET_KEY": secrets.token_hex(16),
-            # Locust speaks plain HTTP on loopback: Secure cookies would not be sent.
-            "COOKIE_SECURE": "0",
-            # Every simulated citizen comes from 127.0.0.1: the per-address
-            # limits are lifted; per-phone and per-account limits stay on.
-            "LOGIN_LIMIT_PER_IP": "1000000 per minute",
-            "REGISTER_LIMIT_PER_IP": "1000000 per minute",
-        })
+        self.env.update(
+            {
+                "DATABASE_URL": url,
+                "REDIS_URL": self.valkey.connection_url,
+                "SECRET_KEY": secrets.token_hex(16),
+                # Locust speaks plain HTTP on loopback: no Secure cookies.
+                "COOKIE_SECURE": "0",
+                # Every simulated citizen comes from 127.0.0.1: the per-address
+                # limits are lifted; per-phone and per-account limits stay on.
+                "LOGIN_LIMIT_PER_IP": "1000000 per minute",
+                "REGISTER_LIMIT_PER_IP": "1000000 per minute",
+            }
+        )
         return self.env
 
     def flask(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                       cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def start_app(self) -> None:
         log = open(self.report / "gunicorn.log", "w")
         self.gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", str(self.args.app_workers),
-             "--worker-class", "gthread", "--threads", str(self.args.app_threads),
-             "--backlog", "4096", "--timeout", "60"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=log)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "wsgi:app",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.args.app_workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(self.args.app_threads),
+                "--backlog",
+                "4096",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
         deadline = time.monotonic() + 60
         import urllib.request
+
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=1) as r:
@@ -167,7 +225,9 @@ class Stack:
 
             engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
             with engine.connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+                c.exec_driver_sql(
+                    f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'
+                )
             engine.dispose()
 
 
@@ -188,49 +248,95 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
         if args.shape == "deadline":
             # The contest closes a little after the run's end: every deadline is
             # cut by the close and every citizen submits in the last minutes.
-            starts, ends = now - timedelta(days=1), now + timedelta(
-                seconds=args.duration + 30)
+            starts, ends = (
+                now - timedelta(days=1),
+                now + timedelta(seconds=args.duration + 30),
+            )
         else:
             starts, ends = now - timedelta(hours=1), now + timedelta(days=7)
-        contest = create_contest(title="压测竞赛", starts_at=starts, ends_at=ends,
-                                 attempts_per_day=100, description="load test")
-        create_user(name="压测员", phone=STAFF_PHONE, region="shizhi",
-                    password=STAFF_PASSWORD, role="staff", now=now)
+        contest = create_contest(
+            title="压测竞赛",
+            starts_at=starts,
+            ends_at=ends,
+            attempts_per_day=100,
+            description="load test",
+        )
+        create_user(
+            name="压测员",
+            phone=STAFF_PHONE,
+            region="shizhi",
+            password=STAFF_PASSWORD,
+            role="staff",
+            now=now,
+        )
         pw_hash = generate_password_hash(PASSWORD)
-        regions = random.Random(1).choices(list(REGION_WEIGHTS),
-                                           weights=list(REGION_WEIGHTS.values()),
-                                           k=args.accounts + args.history)
+        regions = random.Random(1).choices(
+            list(REGION_WEIGHTS),
+            weights=list(REGION_WEIGHTS.values()),
+            k=args.accounts + args.history,
+        )
         phones = [f"150{i:08d}" for i in range(args.accounts + args.history)]
         raw = db.engine.raw_connection()
         try:
             cur = raw.cursor()
-            cols = ("phone, name, region_code, password_hash, role, public_ranking, "
-                    "session_token, disabled, created_at")
+            cols = (
+                "phone, name, region_code, password_hash, role, public_ranking, "
+                "session_token, disabled, created_at"
+            )
             with cur.copy(f'COPY "user" ({cols}) FROM STDIN') as cp:
                 for i, phone in enumerate(phones):
-                    cp.write_row((phone, "压测市民", regions[i], pw_hash, "citizen",
-                                  i % 5 != 0, secrets.token_urlsafe(12), False,
-                                  now.replace(tzinfo=None)))
+                    cp.write_row(
+                        (
+                            phone,
+                            "压测市民",
+                            regions[i],
+                            pw_hash,
+                            "citizen",
+                            i % 5 != 0,
+                            secrets.token_urlsafe(12),
+                            False,
+                            now.replace(tzinfo=None),
+                        )
+                    )
             raw.commit()
             if args.history:
-                codec = make_codec(contest.max_score, contest.time_limit_s,
-                                   contest.starts_at, contest.ends_at)
-                cur.execute('SELECT id FROM "user" WHERE phone >= %s ORDER BY id',
-                            (phones[args.accounts],))
+                codec = make_codec(
+                    contest.max_score,
+                    contest.time_limit_s,
+                    contest.starts_at,
+                    contest.ends_at,
+                )
+                cur.execute(
+                    'SELECT id FROM "user" WHERE phone >= %s ORDER BY id',
+                    (phones[args.accounts],),
+                )
                 ids = [r[0] for r in cur.fetchall()]
                 rng = random.Random(2)
-                acols = ("user_id, contest_id, started_at, deadline_at, finished_at, "
-                         "finish_kind, score, correct_count, duration_ms, rank_key")
+                acols = (
+                    "user_id, contest_id, started_at, deadline_at, finished_at, "
+                    "finish_kind, score, correct_count, duration_ms, rank_key"
+                )
                 with cur.copy(f"COPY attempt ({acols}) FROM STDIN") as cp:
                     for uid in ids:
                         score = rng.randint(8, 20) * 5
                         dur = rng.randint(60_000, 900_000)
                         fin = starts + timedelta(seconds=rng.randint(60, 3000))
-                        cp.write_row((uid, contest.id,
-                                      (fin - timedelta(milliseconds=dur)).replace(tzinfo=None),
-                                      (fin + timedelta(minutes=10)).replace(tzinfo=None),
-                                      fin.replace(tzinfo=None), "submitted", score,
-                                      score // 5, dur, codec.encode(score, dur, fin)))
+                        cp.write_row(
+                            (
+                                uid,
+                                contest.id,
+                                (fin - timedelta(milliseconds=dur)).replace(
+                                    tzinfo=None
+                                ),
+                                (fin + timedelta(minutes=10)).replace(tzinfo=None),
+                                fin.replace(tzinfo=None),
+                                "submitted",
+                                score,
+                                score // 5,
+                                dur,
+                                codec.encode(score, dur, fin),
+                            )
+                        )
                 raw.commit()
             cur.execute("ANALYZE")
             raw.commit()
@@ -245,32 +351,66 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
     return info
 
 
-def locust(stack: Stack, args: argparse.Namespace, name: str, classes: list[str],
-           users: int, seconds: int, extra_env: dict[str, str] | None = None,
-           shape: str | None = None) -> dict:
+def locust(
+    stack: Stack,
+    args: argparse.Namespace,
+    name: str,
+    classes: list[str],
+    users: int,
+    seconds: int,
+    extra_env: dict[str, str] | None = None,
+    shape: str | None = None,
+) -> dict:
     """Run Locust headless; returns {endpoint: stats row} from its CSV."""
     env = dict(stack.env)
-    env.update({
-        "LOAD_ACCOUNTS_FILE": stack.info["accounts_file"],
-        "LOAD_PASSWORD": PASSWORD,
-        "LOAD_STAFF_PHONE": STAFF_PHONE,
-        "LOAD_STAFF_PASSWORD": STAFF_PASSWORD,
-        "LOAD_ACK_DIR": str(stack.report),
-        "LOAD_THINK_S": str(args.think),
-        "LOAD_WORKERS": str(max(args.locust_workers, 1)),
-    })
+    env.update(
+        {
+            "LOAD_ACCOUNTS_FILE": stack.info["accounts_file"],
+            "LOAD_PASSWORD": PASSWORD,
+            "LOAD_STAFF_PHONE": STAFF_PHONE,
+            "LOAD_STAFF_PASSWORD": STAFF_PASSWORD,
+            "LOAD_ACK_DIR": str(stack.report),
+            "LOAD_THINK_S": str(args.think),
+            "LOAD_WORKERS": str(max(args.locust_workers, 1)),
+        }
+    )
     env.pop("LOAD_SHAPE", None)
     if shape:
-        env.update({"LOAD_SHAPE": shape, "LOAD_USERS": str(users),
-                    "LOAD_DURATION_S": str(seconds)})
+        env.update(
+            {
+                "LOAD_SHAPE": shape,
+                "LOAD_USERS": str(users),
+                "LOAD_DURATION_S": str(seconds),
+            }
+        )
     env.update(extra_env or {})
     prefix = stack.report / name
-    base = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"),
-            "--headless", "-H", stack.base, "--csv", str(prefix), "--only-summary",
-            "--stop-timeout", "30", "--loglevel", "WARNING"]
+    base = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(HERE / "locustfile.py"),
+        "--headless",
+        "-H",
+        stack.base,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "30",
+        "--loglevel",
+        "WARNING",
+    ]
     if not shape:
-        base += ["-u", str(users), "-r", str(max(users // 5, 1)) if name == "scenario"
-                 else str(users), "-t", f"{seconds}s"]
+        base += [
+            "-u",
+            str(users),
+            "-r",
+            str(max(users // 5, 1)) if name == "scenario" else str(users),
+            "-t",
+            f"{seconds}s",
+        ]
     else:
         base += ["-t", f"{seconds + 60}s"]
     if name == "scenario":
@@ -279,13 +419,29 @@ def locust(stack: Stack, args: argparse.Namespace, name: str, classes: list[str]
     log = open(stack.report / f"{name}.log", "w")
     if args.locust_workers:
         mport = free_port()
-        master = base + ["--master", "--expect-workers", str(args.locust_workers),
-                         "--master-bind-port", str(mport), *classes]
+        master = base + [
+            "--master",
+            "--expect-workers",
+            str(args.locust_workers),
+            "--master-bind-port",
+            str(mport),
+            *classes,
+        ]
         procs.append(subprocess.Popen(master, env=env, stdout=log, stderr=log))
         for _ in range(args.locust_workers):
-            worker = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"),
-                      "--worker", "--master-port", str(mport), "--loglevel", "WARNING",
-                      *classes]
+            worker = [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(HERE / "locustfile.py"),
+                "--worker",
+                "--master-port",
+                str(mport),
+                "--loglevel",
+                "WARNING",
+                *classes,
+            ]
             procs.append(subprocess.Popen(worker, env=env, stdout=log, stderr=log))
     else:
         procs.append(subprocess.Popen(base + classes, env=env, stdout=log, stderr=log))
@@ -360,43 +516,64 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
                 key = (a["attempt"], a["position"])
                 if key not in acks or a["version"] > acks[key]["version"]:
                     acks[key] = a
-        rows = db.session.execute(sa.select(
-            AttemptAnswer.attempt_id, AttemptAnswer.position, AttemptAnswer.version,
-            AttemptAnswer.option_order, AttemptAnswer.choices)).all()
+        rows = db.session.execute(
+            sa.select(
+                AttemptAnswer.attempt_id,
+                AttemptAnswer.position,
+                AttemptAnswer.version,
+                AttemptAnswer.option_order,
+                AttemptAnswer.choices,
+            )
+        ).all()
         stored = {(r.attempt_id, r.position): r for r in rows}
         lost = 0
         for key, ack in acks.items():
             row = stored.get(key)
-            if row is None or row.version != ack["version"] or to_display(
-                    row.option_order, row.choices) != sorted(ack["choices"]):
+            if (
+                row is None
+                or row.version != ack["version"]
+                or to_display(row.option_order, row.choices) != sorted(ack["choices"])
+            ):
                 lost += 1
         if lost:
             failures.append(f"{lost} of {len(acks)} acknowledged answers not as stored")
         # 2. At most one open attempt per citizen and contest.
-        dup = db.session.execute(sa.text(
-            "SELECT count(*) FROM (SELECT user_id FROM attempt WHERE finished_at IS NULL "
-            "GROUP BY user_id, contest_id HAVING count(*) > 1) x")).scalar()
+        dup = db.session.execute(
+            sa.text(
+                "SELECT count(*) FROM (SELECT user_id FROM attempt "
+                "WHERE finished_at IS NULL "
+                "GROUP BY user_id, contest_id HAVING count(*) > 1) x"
+            )
+        ).scalar()
         if dup:
             failures.append(f"{dup} citizens with more than one open attempt")
         # 3. Stored score equals a recomputation from the stored answers.
         contest = db.session.get(Contest, contest_id)
         recomputed = db.session.execute(
-            sa.select(Attempt.id, Attempt.score,
-                      sa.func.sum(sa.case((AttemptAnswer.choices == Question.answer, 1),
-                                          else_=0)))
+            sa.select(
+                Attempt.id,
+                Attempt.score,
+                sa.func.sum(
+                    sa.case((AttemptAnswer.choices == Question.answer, 1), else_=0)
+                ),
+            )
             .join(AttemptAnswer, AttemptAnswer.attempt_id == Attempt.id)
             .join(Question, Question.id == AttemptAnswer.question_id)
             .where(Attempt.finished_at.is_not(None), Attempt.contest_id == contest_id)
-            .group_by(Attempt.id, Attempt.score)).all()
-        wrong = [r.id for r in recomputed
-                 if r.score != r[2] * contest.points_per_question]
+            .group_by(Attempt.id, Attempt.score)
+        ).all()
+        wrong = [
+            r.id for r in recomputed if r.score != r[2] * contest.points_per_question
+        ]
         if wrong:
             failures.append(f"{len(wrong)} attempts whose score differs from a recount")
         # 4. Redis ranks equal SQL ranks: top 1000 and a random sample.
         boards.rebuild_if_missing(contest)
         key = boards.board_key(contest, boards.Scope("all"))
-        redis_top = [(user_id_of(m), int(s)) for m, s in
-                     redis_client.client.zrevrange(key, 0, 999, withscores=True)]
+        redis_top = [
+            (user_id_of(m), int(s))
+            for m, s in redis_client.client.zrevrange(key, 0, 999, withscores=True)
+        ]
         sql_all = boards.sql_ranking(contest, boards.Scope("all"))
         if redis_top != sql_all[:1000]:
             failures.append("Redis top 1000 differs from the SQL ranking")
@@ -407,10 +584,15 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
             if r != pos[uid]:
                 failures.append(f"rank of user {uid}: Redis {r}, SQL {pos[uid]}")
                 break
-        finished = db.session.scalar(sa.select(sa.func.count(Attempt.id)).where(
-            Attempt.contest_id == contest_id, Attempt.finished_at.is_not(None)))
-        print(f"checked {len(acks)} acknowledged answers, {len(recomputed)} scored "
-              f"attempts ({finished} finished in all), {len(sql_all)} ranked citizens")
+        finished = db.session.scalar(
+            sa.select(sa.func.count(Attempt.id)).where(
+                Attempt.contest_id == contest_id, Attempt.finished_at.is_not(None)
+            )
+        )
+        print(
+            f"checked {len(acks)} acknowledged answers, {len(recomputed)} scored "
+            f"attempts ({finished} finished in all), {len(sql_all)} ranked citizens"
+        )
         db.session.remove()
         db.engine.dispose()
     return failures
@@ -418,8 +600,15 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
 
 def fmt(rows: dict, name: str) -> list[str]:
     r = rows[name]
-    return [name, r["Request Count"], r["Failure Count"], f"{float(r['Requests/s']):.1f}",
-            r["50%"], r["95%"], r["99%"]]
+    return [
+        name,
+        r["Request Count"],
+        r["Failure Count"],
+        f"{float(r['Requests/s']):.1f}",
+        r["50%"],
+        r["95%"],
+        r["99%"],
+    ]
 
 
 def main() -> int:
@@ -436,17 +625,27 @@ def main() -> int:
         stack.flask("db", "upgrade")
         stack.flask("setup")
         stack.info = seed(env, args, report)
-        print(f"stack up and seeded ({args.accounts} citizens, {args.history} history "
-              f"attempts) in {time.monotonic() - t0:.0f} s; app at {stack.base}")
+        print(
+            f"stack up and seeded ({args.accounts} citizens, {args.history} history "
+            f"attempts) in {time.monotonic() - t0:.0f} s; app at {stack.base}"
+        )
         stack.start_app()
         probes: dict[str, float] = {}
         if not args.no_probes:
-            for cls, endpoint in (("Health", "/healthz"),
-                                  ("SatAnswer", "/api/v1/attempts/[id]/answers/[pos]"),
-                                  ("SatStart", "/api/v1/attempts [start]"),
-                                  ("SatBoard", "/api/v1/leaderboard?scope=all")):
-                rows = locust(stack, args, f"probe-{cls}", [cls], args.probe_users,
-                              args.probe_seconds)
+            for cls, endpoint in (
+                ("Health", "/healthz"),
+                ("SatAnswer", "/api/v1/attempts/[id]/answers/[pos]"),
+                ("SatStart", "/api/v1/attempts [start]"),
+                ("SatBoard", "/api/v1/leaderboard?scope=all"),
+            ):
+                rows = locust(
+                    stack,
+                    args,
+                    f"probe-{cls}",
+                    [cls],
+                    args.probe_users,
+                    args.probe_seconds,
+                )
                 probes[endpoint] = rps(rows, endpoint)
                 print(f"probe {cls:<10} {probes[endpoint]:8.1f} req/s")
             # Probe attempts are not part of the scenario: finish them.
@@ -455,8 +654,15 @@ def main() -> int:
         before = meter.sample()
         t_run = time.monotonic()
         classes = ["Citizen", "NewCitizen", "Spectator", "Staff"]
-        rows = locust(stack, args, "scenario", classes, args.users, args.duration,
-                      shape=args.shape)
+        rows = locust(
+            stack,
+            args,
+            "scenario",
+            classes,
+            args.users,
+            args.duration,
+            shape=args.shape,
+        )
         wall = time.monotonic() - t_run
         after = meter.sample()
         stack.stop_app()
@@ -465,7 +671,15 @@ def main() -> int:
         total = rows.get("Aggregated", {})
         if int(total.get("Failure Count", 0) or 0):
             failures.append(f"{total['Failure Count']} failed requests")
-        head = ["endpoint", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms"]
+        head = [
+            "endpoint",
+            "requests",
+            "failures",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+        ]
         table = [head]
         for name, r in rows.items():
             if name in ("_exit", "Aggregated") or not isinstance(r, dict):
@@ -477,27 +691,41 @@ def main() -> int:
                 if float(r["99%"]) > args.p99_ms:
                     failures.append(f"{name}: p99 {r['99%']} ms > {args.p99_ms:.0f}")
         table.append(fmt(rows, "Aggregated"))
-        summary.append(f"Load run {stamp}: shape={args.shape} users={args.users} "
-                       f"duration={args.duration}s think={args.think}s "
-                       f"app={args.app_workers}x{args.app_threads} gthread, "
-                       f"locust workers={args.locust_workers or 'none'}, "
-                       f"history={args.history}")
+        summary.append(
+            f"Load run {stamp}: shape={args.shape} users={args.users} "
+            f"duration={args.duration}s think={args.think}s "
+            f"app={args.app_workers}x{args.app_threads} gthread, "
+            f"locust workers={args.locust_workers or 'none'}, "
+            f"history={args.history}"
+        )
         summary.append("")
         summary += ["| " + " | ".join(map(str, r)) + " |" for r in table[:1]]
         summary.append("|" + "---|" * len(head))
         summary += ["| " + " | ".join(map(str, r)) + " |" for r in table[1:]]
         if probes:
             ceiling = probes["/healthz"] or 1.0
-            summary += ["", "Saturation probes (same Locust, same run, "
-                        f"{args.probe_users} users, no think time):", "",
-                        "| endpoint | req/s | ratio to /healthz |", "|---|---|---|"]
+            summary += [
+                "",
+                "Saturation probes (same Locust, same run, "
+                f"{args.probe_users} users, no think time):",
+                "",
+                "| endpoint | req/s | ratio to /healthz |",
+                "|---|---|---|",
+            ]
             for ep, v in probes.items():
                 summary.append(f"| {ep} | {v:.1f} | {v / ceiling:.2f}x |")
-        cpu = {k: after.get(k, 0) - before.get(k, 0) for k in
-               ("app", "postgres", "valkey", "locust")}
-        summary += ["", f"CPU seconds during the scenario ({wall:.0f} s wall, 2 cores): "
-                    + ", ".join(f"{k} {v:.0f} s ({v / wall * 100:.0f}% of a core)"
-                                for k, v in cpu.items())]
+        cpu = {
+            k: after.get(k, 0) - before.get(k, 0)
+            for k in ("app", "postgres", "valkey", "locust")
+        }
+        summary += [
+            "",
+            f"CPU seconds during the scenario ({wall:.0f} s wall, 2 cores): "
+            + ", ".join(
+                f"{k} {v:.0f} s ({v / wall * 100:.0f}% of a core)"
+                for k, v in cpu.items()
+            ),
+        ]
         summary += ["", "checks: " + ("all passed" if not failures else "FAILED")]
         summary += [f"  - {f}" for f in failures]
     finally:

@@ -36,7 +36,12 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'quiz.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No pre-ping (a round trip per request): a dropped connection fails one
+    # request with a 503, SQLAlchemy invalidates the pool, the next ones reconnect.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
+        "pool_recycle": 1800,
+    }
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Short timeouts: a slow Redis must never hold a worker for long.
     REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25"))

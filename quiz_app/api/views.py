@@ -213,11 +213,11 @@ def save_answer(attempt_id: int, position: int):
         not isinstance(version, int) or isinstance(version, bool)
     ):
         raise svc.InvalidChoice("version 必须是整数")
-    attempt, answer = svc.save_answer(
+    saved = svc.save_answer(
         attempt_id, current_user, position, choices, now=now, expected_version=version
     )
-    remaining = max(int((attempt.deadline_at - now).total_seconds()), 0)
-    return jsonify({"saved": True, "remaining_s": remaining, "version": answer.version})
+    remaining = max(int((saved.deadline_at - now).total_seconds()), 0)
+    return jsonify({"saved": True, "remaining_s": remaining, "version": saved.version})
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")

@@ -12,8 +12,9 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import day_bounds, local_day
@@ -348,6 +349,11 @@ def to_display(order: str, original: str | None) -> list[str]:
     return sorted(LETTERS[order.index(ch)] for ch in original)
 
 
+class SavedAnswer(NamedTuple):
+    version: int
+    deadline_at: datetime
+
+
 def save_answer(
     attempt_id: int,
     user: User,
@@ -356,40 +362,56 @@ def save_answer(
     *,
     now: datetime,
     expected_version: int | None = None,
-) -> tuple[Attempt, AttemptAnswer]:
+) -> SavedAnswer:
     """Record one answer (display letters; [] clears it). Commits.
 
     Raises NotFound, AttemptClosed (finished or after the deadline: nothing
     changes), InvalidChoice, StaleAnswer (an older version than stored).
+    The attempt row is share-locked for the transaction, so a concurrent
+    submit (which takes it FOR UPDATE) scores either before or after this
+    save, never in between: an acknowledged answer is always counted.
     """
-    attempt = _lock_attempt(attempt_id, user)
-    if attempt.finished_at is not None or now > attempt.deadline_at:
-        db.session.rollback()
-        raise AttemptClosed()
+    # One round trip reads the attempt, the item and its type, and locks.
     row = db.session.execute(
-        select(AttemptAnswer, Question.type)
-        .join(Question, Question.id == AttemptAnswer.question_id)
-        .where(
-            AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position
+        select(
+            Attempt.user_id,
+            Attempt.finished_at,
+            Attempt.deadline_at,
+            AttemptAnswer.id,
+            AttemptAnswer.option_order,
+            AttemptAnswer.version,
+            Question.type,
         )
+        .select_from(Attempt)
+        .outerjoin(
+            AttemptAnswer,
+            (AttemptAnswer.attempt_id == Attempt.id)
+            & (AttemptAnswer.position == position),
+        )
+        .outerjoin(Question, Question.id == AttemptAnswer.question_id)
+        .where(Attempt.id == attempt_id)
+        .with_for_update(read=True, of=Attempt)
     ).first()
-    if row is None:
-        db.session.rollback()
-        raise NotFound("该题不存在")
-    answer, qtype = row
     try:
-        original = to_original(answer.option_order, choices, qtype)
-    except InvalidChoice:
+        if row is None or row.user_id != user.id:
+            raise NotFound()
+        if row.finished_at is not None or now > row.deadline_at:
+            raise AttemptClosed()
+        if row.id is None:
+            raise NotFound("该题不存在")
+        original = to_original(row.option_order, choices, row.type)
+        if expected_version is not None and expected_version != row.version:
+            raise StaleAnswer()
+    except ContestError:
         db.session.rollback()
         raise
-    if expected_version is not None and expected_version != answer.version:
-        db.session.rollback()
-        raise StaleAnswer()
-    answer.choices = original or None
-    answer.version += 1
-    answer.saved_at = now
+    db.session.execute(
+        update(AttemptAnswer)
+        .where(AttemptAnswer.id == row.id)
+        .values(choices=original or None, version=row.version + 1, saved_at=now)
+    )
     db.session.commit()
-    return attempt, answer
+    return SavedAnswer(row.version + 1, row.deadline_at)
 
 
 def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
@@ -399,6 +421,7 @@ def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
         select(AttemptAnswer, Question.answer)
         .join(Question, Question.id == AttemptAnswer.question_id)
         .where(AttemptAnswer.attempt_id == attempt.id)
+        .execution_options(populate_existing=True)
     ).all()
     correct = 0
     for answer, key in rows:
@@ -513,5 +536,6 @@ def attempt_items(attempt: Attempt) -> list[tuple[AttemptAnswer, Question]]:
             .join(Question, Question.id == AttemptAnswer.question_id)
             .where(AttemptAnswer.attempt_id == attempt.id)
             .order_by(AttemptAnswer.position)
+            .execution_options(populate_existing=True)
         ).tuples()
     )

@@ -242,8 +242,8 @@ def test_sweeper_leaves_running_attempts(setup):
 def test_stale_version_is_refused(setup):
     contest, user = setup
     a, _ = start(user, contest.id)
-    _, ans = svc.save_answer(a.id, user, 1, ["A"], now=NOW, expected_version=0)
-    assert ans.version == 1
+    saved = svc.save_answer(a.id, user, 1, ["A"], now=NOW, expected_version=0)
+    assert saved.version == 1 and saved.deadline_at == a.deadline_at
     with pytest.raises(svc.StaleAnswer):
         svc.save_answer(a.id, user, 1, ["B"], now=NOW, expected_version=0)
 
