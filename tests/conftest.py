@@ -127,7 +127,7 @@ def clean(request, app):
             redis_client.client.flushdb()
         except Exception:
             pass
-    contest_svc.clear_pool_cache()
+    contest_svc.clear_pool_cache()  # also the attempt layout cache
     board_svc._sql_cache.clear()
     board_svc._dirty.clear()
     board_svc._region_cache.clear()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_limiter.util import get_remote_address
-from flask_login import current_user
 
 from ..extensions import limiter
-from .services import normalize_phone
+from .services import normalize_phone, session_principal
 
 
 def _phone_key() -> str:
@@ -17,8 +16,10 @@ def _phone_key() -> str:
 
 
 def _user_key() -> str:
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
+    """Per account, from the cookie's claim alone (no database round trip)."""
+    principal = session_principal(session.get("_user_id"))
+    if principal is not None:
+        return f"user:{principal.id}"
     return get_remote_address()
 
 

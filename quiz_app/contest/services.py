@@ -9,12 +9,12 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import day_bounds, local_day
@@ -172,6 +172,7 @@ def question_pool() -> list[PoolItem]:
 def clear_pool_cache() -> None:
     global _pool_cache
     _pool_cache = None
+    _layouts.clear()
 
 
 def draw_questions(
@@ -354,9 +355,106 @@ class SavedAnswer(NamedTuple):
     deadline_at: datetime
 
 
+class Principal(Protocol):
+    """Who acts: a User, or the id and session token read from the cookie."""
+
+    id: int
+    session_token: str
+
+
+class NotLoggedIn(ContestError):
+    status, code, message = 401, "not_logged_in", "请先登录"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What never changes about an attempt once drawn (safe to cache)."""
+
+    user_id: int
+    deadline_at: datetime
+    #: position -> (attempt_answer id, option order, question type)
+    items: dict[int, tuple[int, str, str]]
+
+
+_layouts: OrderedDict[int, Layout] = OrderedDict()
+LAYOUT_CACHE_SIZE = 50_000
+
+
+def attempt_layout(attempt_id: int) -> Layout | None:
+    """The attempt's owner, deadline and items, from a per-process LRU or one query."""
+    layout = _layouts.get(attempt_id)
+    if layout is not None:
+        _layouts.move_to_end(attempt_id)
+        return layout
+    rows = db.session.execute(
+        select(
+            Attempt.user_id,
+            Attempt.deadline_at,
+            AttemptAnswer.id,
+            AttemptAnswer.position,
+            AttemptAnswer.option_order,
+            Question.type,
+        )
+        .join(AttemptAnswer, AttemptAnswer.attempt_id == Attempt.id)
+        .join(Question, Question.id == AttemptAnswer.question_id)
+        .where(Attempt.id == attempt_id)
+    ).all()
+    if not rows:
+        return None
+    layout = Layout(
+        rows[0].user_id,
+        rows[0].deadline_at,
+        {r.position: (r.id, r.option_order, r.type) for r in rows},
+    )
+    _layouts[attempt_id] = layout
+    if len(_layouts) > LAYOUT_CACHE_SIZE:
+        _layouts.popitem(last=False)
+    return layout
+
+
+def _save_statement(check_version: bool):
+    """The guarded save, built once: share-lock the open attempt of this user
+    with this session token before the deadline, then update the item."""
+    now = bindparam("p_now", type_=Attempt.deadline_at.type)
+    open_attempt_row = (
+        select(Attempt.id)
+        .join(User, User.id == Attempt.user_id)
+        .where(
+            Attempt.id == bindparam("p_attempt"),
+            Attempt.finished_at.is_(None),
+            Attempt.deadline_at >= now,
+            User.id == bindparam("p_user"),
+            User.session_token == bindparam("p_token"),
+            User.disabled.is_(False),
+        )
+        .with_for_update(read=True, of=Attempt)
+        .cte("open_attempt")
+    )
+    stmt = (
+        update(AttemptAnswer)
+        .where(
+            AttemptAnswer.id == bindparam("p_answer"),
+            AttemptAnswer.attempt_id == open_attempt_row.c.id,
+        )
+        .values(
+            choices=bindparam("p_choices"),
+            version=AttemptAnswer.version + 1,
+            saved_at=now,
+        )
+        .returning(AttemptAnswer.version)
+    )
+    if check_version:
+        stmt = stmt.where(AttemptAnswer.version == bindparam("p_expected"))
+    return stmt
+
+
+_SAVE = _save_statement(check_version=False)
+_SAVE_IF_VERSION = _save_statement(check_version=True)
+
+
 def save_answer(
     attempt_id: int,
-    user: User,
+    user: Principal,
     position: int,
     choices: list[str],
     *,
@@ -366,52 +464,66 @@ def save_answer(
     """Record one answer (display letters; [] clears it). Commits.
 
     Raises NotFound, AttemptClosed (finished or after the deadline: nothing
-    changes), InvalidChoice, StaleAnswer (an older version than stored).
-    The attempt row is share-locked for the transaction, so a concurrent
-    submit (which takes it FOR UPDATE) scores either before or after this
-    save, never in between: an acknowledged answer is always counted.
+    changes), InvalidChoice, StaleAnswer (an older version than stored),
+    NotLoggedIn (the session token was revoked).
+
+    The hot path is one statement: it share-locks the attempt row (so a
+    concurrent submit, which takes it FOR UPDATE, scores before or after this
+    save, never in between), checks owner, session token, finish and deadline,
+    and updates the item. On PostgreSQL it runs in autocommit: one round trip.
     """
-    # One round trip reads the attempt, the item and its type, and locks.
+    layout = attempt_layout(attempt_id)
+    if layout is None or layout.user_id != user.id:
+        raise NotFound()
+    item = layout.items.get(position)
+    if item is None:
+        raise NotFound("该题不存在")
+    if now > layout.deadline_at:
+        raise AttemptClosed()
+    answer_id, order, qtype = item
+    original = to_original(order, choices, qtype) or None
+    params = {
+        "p_attempt": attempt_id,
+        "p_answer": answer_id,
+        "p_user": user.id,
+        "p_token": user.session_token,
+        "p_now": now,
+        "p_choices": original,
+    }
+    if expected_version is None:
+        stmt = _SAVE
+    else:
+        stmt = _SAVE_IF_VERSION
+        params["p_expected"] = expected_version
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT"
+        ) as conn:
+            version = conn.execute(stmt, params).scalar()
+    else:
+        version = db.session.execute(stmt, params).scalar()
+        db.session.commit()
+    if version is not None:
+        return SavedAnswer(version, layout.deadline_at)
+    _explain_refused_save(attempt_id, user)
+    raise StaleAnswer()
+
+
+def _explain_refused_save(attempt_id: int, user: Principal) -> None:
+    """Why the guarded update changed nothing (slow path; raises or returns)."""
+    db.session.rollback()
     row = db.session.execute(
-        select(
-            Attempt.user_id,
-            Attempt.finished_at,
-            Attempt.deadline_at,
-            AttemptAnswer.id,
-            AttemptAnswer.option_order,
-            AttemptAnswer.version,
-            Question.type,
-        )
-        .select_from(Attempt)
-        .outerjoin(
-            AttemptAnswer,
-            (AttemptAnswer.attempt_id == Attempt.id)
-            & (AttemptAnswer.position == position),
-        )
-        .outerjoin(Question, Question.id == AttemptAnswer.question_id)
+        select(Attempt.finished_at, User.session_token, User.disabled)
+        .join(User, User.id == Attempt.user_id)
         .where(Attempt.id == attempt_id)
-        .with_for_update(read=True, of=Attempt)
     ).first()
-    try:
-        if row is None or row.user_id != user.id:
-            raise NotFound()
-        if row.finished_at is not None or now > row.deadline_at:
-            raise AttemptClosed()
-        if row.id is None:
-            raise NotFound("该题不存在")
-        original = to_original(row.option_order, choices, row.type)
-        if expected_version is not None and expected_version != row.version:
-            raise StaleAnswer()
-    except ContestError:
-        db.session.rollback()
-        raise
-    db.session.execute(
-        update(AttemptAnswer)
-        .where(AttemptAnswer.id == row.id)
-        .values(choices=original or None, version=row.version + 1, saved_at=now)
-    )
-    db.session.commit()
-    return SavedAnswer(row.version + 1, row.deadline_at)
+    if row is None:
+        raise NotFound()
+    if row.session_token != user.session_token or row.disabled:
+        raise NotLoggedIn()
+    if row.finished_at is not None:
+        raise AttemptClosed()
+    # Open, owned and before the deadline: only the version can have differed.
 
 
 def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:

@@ -357,3 +357,18 @@ def test_unknown_paths_and_methods_answer_json(client):
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     r = client.delete("/api/v1/csrf")
     assert r.status_code in (400, 404, 405) and "error" in r.get_json()
+
+
+def test_answer_with_a_revoked_session_is_401(api, client, citizen, open_contest):
+    data = started(api, citizen)
+    cookie = client.get_cookie("session").value
+    token = api.token()
+    assert api.post("/api/v1/auth/logout").status_code == 204
+    client.set_cookie("session", cookie)
+    r = client.put(
+        f"/api/v1/attempts/{data['id']}/answers/1",
+        json={"choices": ["A"]},
+        headers={"X-CSRFToken": token},
+    )
+    assert r.status_code == 401
+    assert r.get_json()["error"]["code"] == "not_logged_in"

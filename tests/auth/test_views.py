@@ -66,7 +66,7 @@ def test_register_then_logout_then_login(client, app):
     with app.app_context():
         user = db.session.query(User).one()
         assert user.region_code == "qianan" and user.public_ranking
-        assert user.password_hash.startswith("scrypt:")  # a slow KDF
+        assert user.password_hash.startswith("$argon2id$")  # a memory-hard KDF
     token = csrf_from(client.get("/").get_data(as_text=True))
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/me").status_code == 302  # back to the login page
