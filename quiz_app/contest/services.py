@@ -72,8 +72,30 @@ class BankTooSmall(ContestError):
 # ---------------------------------------------------------------- contests
 
 
+_contest_cache: tuple[float, Contest] | None = None
+CONTEST_CACHE_S = 5.0
+
+
 def current_contest(now: datetime) -> Contest | None:
-    """The open contest (latest start), else the next upcoming, else the last one."""
+    """The open contest (latest start), else the next upcoming, else the last one.
+
+    An open contest is cached per process for a few seconds (every page and
+    API call asks for it); the cached row is used only while it is open at `now`.
+    """
+    global _contest_cache
+    cached = _contest_cache
+    if cached and cached[0] > time.monotonic():
+        contest = cached[1]
+        if contest.starts_at <= now < contest.ends_at:
+            return contest
+    found = _find_current_contest(now)
+    if found is not None and found.status(now) == "open":
+        db.session.expunge(found)  # shared read-only across requests
+        _contest_cache = (time.monotonic() + CONTEST_CACHE_S, found)
+    return found
+
+
+def _find_current_contest(now: datetime) -> Contest | None:
     open_ = db.session.scalars(
         select(Contest)
         .where(Contest.starts_at <= now, Contest.ends_at > now)
@@ -170,8 +192,10 @@ def question_pool() -> list[PoolItem]:
 
 
 def clear_pool_cache() -> None:
-    global _pool_cache
+    """Forget every per-process cache (after an import, and between tests)."""
+    global _pool_cache, _contest_cache
     _pool_cache = None
+    _contest_cache = None
     _layouts.clear()
 
 

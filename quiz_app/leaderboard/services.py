@@ -267,48 +267,72 @@ def read_board(
         return _sql_board(contest, scope, limit, user_id)
 
 
-def _read_pipeline(
-    contest: Contest, scope: Scope, limit: int, user_id: int | None
-) -> list:
-    key = board_key(contest, scope)
-    pipe = redis_client.client.pipeline(transaction=False)
-    pipe.exists(keys.board_meta(contest.id))
-    pipe.zrevrange(key, 0, limit - 1, withscores=True)
-    pipe.zcard(key)
-    if user_id is not None:
-        pipe.zrevrank(key, member_id(user_id))
-        pipe.zscore(key, member_id(user_id))
-    return pipe.execute()
+# One round trip for a board page: presence of the boards, the top entries
+# with their public names, the board size and the caller's own rank and key.
+# Every key shares the contest's hash tag (one Cluster slot). Plain EVAL/EVALSHA
+# (Redis 6.2+, Valkey), no FUNCTION.
+_READ_SCRIPT = """
+local top = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local members = {}
+for i = 1, #top, 2 do members[#members + 1] = top[i] end
+local names = {}
+if #members > 0 then names = redis.call('HMGET', KEYS[3], unpack(members)) end
+local rank, key = -1, ''
+if ARGV[2] ~= '' then
+  rank = redis.call('ZREVRANK', KEYS[2], ARGV[2]) or -1
+  key = redis.call('ZSCORE', KEYS[2], ARGV[2]) or ''
+end
+return {redis.call('EXISTS', KEYS[1]), top, redis.call('ZCARD', KEYS[2]),
+        rank, key, names}
+"""
+_read_script = None
+
+
+def _read_redis(contest: Contest, scope: Scope, limit: int, user_id: int | None):
+    global _read_script
+    if _read_script is None:
+        _read_script = redis_client.client.register_script(_READ_SCRIPT)
+    member = member_id(user_id) if user_id is not None else ""
+    return _read_script(
+        keys=[
+            keys.board_meta(contest.id),
+            board_key(contest, scope),
+            keys.board_names(contest.id),
+        ],
+        args=[limit, member],
+        client=redis_client.client,
+    )
 
 
 def _redis_board(
     contest: Contest, scope: Scope, limit: int, user_id: int | None
 ) -> Board:
-    r = redis_client.client
     if contest.id in _dirty:
         rebuild(contest)
-    res = _read_pipeline(contest, scope, limit, user_id)
+    res = _read_redis(contest, scope, limit, user_id)
     if not res[0]:
         # Boards missing (Redis restarted or flushed): rebuild them now; if
         # another process is already rebuilding, serve SQL meanwhile.
         if rebuild(contest) is None:
             return _sql_board(contest, scope, limit, user_id)
-        res = _read_pipeline(contest, scope, limit, user_id)
-    top, total = res[1], res[2]
+        res = _read_redis(contest, scope, limit, user_id)
+    flat, total, rank, my_key, raw_names = res[1], res[2], res[3], res[4], res[5]
+    # Lua hands scores back as strings; every key is an exact double below 2**53.
+    ranked = [
+        (user_id_of(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)
+    ]
     names: dict[int, tuple[str, str]] = {}
-    if top:
-        raw = r.hmget(keys.board_names(contest.id), [m for m, _ in top])
-        for (m, _), val in zip(top, raw, strict=False):
-            if val:
-                name, _, region = val.rpartition("|")
-                names[user_id_of(m)] = (name, region)
-    ranked = [(user_id_of(m), int(s)) for m, s in top]
+    for (uid, _), val in zip(ranked, raw_names, strict=False):
+        if val:
+            name, _, region = val.rpartition("|")
+            names[uid] = (name, region)
     missing = [u for u, _ in ranked if u not in names]
-    names.update(_sql_names(missing))
+    if missing:
+        names.update(_sql_names(missing))
     me = None
-    if user_id is not None and res[3] is not None:
-        score, duration = _codec(contest).decode(int(res[4]))
-        me = MyRank(res[3] + 1, score, duration)
+    if user_id is not None and rank >= 0:
+        score, duration = _codec(contest).decode(int(float(my_key)))
+        me = MyRank(rank + 1, score, duration)
     return Board(_entries_from(contest, ranked, names), me, False, total)
 
 
