@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -210,6 +210,10 @@ class Attempt(db.Model):
             name="finish_kind",
         ),
     )
+
+    #: not a column: items this request just wrote (drawn or scored), if any;
+    #: a class-level default that instances override
+    fresh_rows: ClassVar[list | None] = None
 
     @property
     def status(self) -> str:

@@ -9,8 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..models import Attempt, AttemptAnswer, Contest, Question
-from .services import LETTERS, attempt_items, to_display
+from ..models import Attempt
+from .services import (
+    LETTERS,
+    ItemRow,
+    QuestionText,
+    contest_by_id,
+    item_rows,
+    question_texts,
+    to_display,
+)
 
 
 def remaining_s(attempt: Attempt, now: datetime) -> int:
@@ -19,34 +27,34 @@ def remaining_s(attempt: Attempt, now: datetime) -> int:
     return max(int((attempt.deadline_at - now).total_seconds()), 0)
 
 
-def display_options(answer: AttemptAnswer, question: Question) -> list[dict[str, str]]:
+def display_options(row: ItemRow, text: QuestionText) -> list[dict[str, str]]:
     return [
-        {"key": LETTERS[i], "text": question.options[LETTERS.index(orig)]}
-        for i, orig in enumerate(answer.option_order)
+        {"key": LETTERS[i], "text": text.options[LETTERS.index(orig)]}
+        for i, orig in enumerate(row.option_order)
     ]
 
 
 def attempt_view(
-    attempt: Attempt,
-    now: datetime,
-    items: list[tuple[AttemptAnswer, Question]] | None = None,
+    attempt: Attempt, now: datetime, rows: list[ItemRow] | None = None
 ) -> dict[str, Any]:
     """The attempt object of the API contract (times as aware datetimes)."""
-    items = items if items is not None else attempt_items(attempt)
+    rows = rows if rows is not None else (attempt.fresh_rows or item_rows(attempt.id))
+    texts = question_texts([r.question_id for r in rows])
     questions, answers, versions = [], {}, {}
-    for answer, question in items:
+    for row in rows:
+        text = texts[row.question_id]
         questions.append(
             {
-                "position": answer.position,
-                "type": question.type,
-                "stem": question.stem,
-                "options": display_options(answer, question),
+                "position": row.position,
+                "type": text.type,
+                "stem": text.stem,
+                "options": display_options(row, text),
             }
         )
-        chosen = to_display(answer.option_order, answer.choices)
+        chosen = to_display(row.option_order, row.choices)
         if chosen:
-            answers[str(answer.position)] = chosen
-        versions[str(answer.position)] = answer.version
+            answers[str(row.position)] = chosen
+        versions[str(row.position)] = row.version
     view = {
         "id": attempt.id,
         "status": attempt.status,
@@ -60,36 +68,41 @@ def attempt_view(
         "result": None,
     }
     if attempt.finished_at is not None:
-        view["result"] = result_view(attempt, items)
+        view["result"] = result_view(attempt, rows)
     return view
 
 
-def result_view(
-    attempt: Attempt, items: list[tuple[AttemptAnswer, Question]] | None = None
-) -> dict[str, Any]:
+def result_view(attempt: Attempt, rows: list[ItemRow] | None = None) -> dict[str, Any]:
     """Score and full review; only for a finished attempt."""
     if attempt.finished_at is None:
         raise ValueError("result of an unfinished attempt")
-    items = items if items is not None else attempt_items(attempt)
-    contest: Contest = attempt.contest
+    if rows is None or any(r.is_correct is None for r in rows):
+        fresh = attempt.fresh_rows
+        rows = (
+            fresh
+            if fresh and fresh[0].is_correct is not None
+            else item_rows(attempt.id)
+        )
+    texts = question_texts([r.question_id for r in rows])
     review = []
-    for answer, question in items:
+    for row in rows:
+        text = texts[row.question_id]
         review.append(
             {
-                "position": answer.position,
-                "type": question.type,
-                "stem": question.stem,
-                "options": display_options(answer, question),
-                "choices": to_display(answer.option_order, answer.choices),
-                "correct_choices": to_display(answer.option_order, question.answer),
-                "is_correct": bool(answer.is_correct),
-                "explanation": question.explanation,
-                "source": question.source,
+                "position": row.position,
+                "type": text.type,
+                "stem": text.stem,
+                "options": display_options(row, text),
+                "choices": to_display(row.option_order, row.choices),
+                "correct_choices": to_display(row.option_order, row.key),
+                "is_correct": bool(row.is_correct),
+                "explanation": text.explanation,
+                "source": text.source,
             }
         )
     return {
         "score": attempt.score,
-        "max_score": contest.max_score,
+        "max_score": contest_by_id(attempt.contest_id).max_score,
         "correct": attempt.correct_count,
         "duration_ms": attempt.duration_ms,
         "finished_at": attempt.finished_at,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import day_bounds, local_day
@@ -191,11 +191,53 @@ def question_pool() -> list[PoolItem]:
     return pool
 
 
+@dataclass(frozen=True)
+class QuestionText:
+    """What a page shows of a question (the key is always read from SQL)."""
+
+    type: str
+    stem: str
+    options: tuple[str, ...]
+    explanation: str
+    source: str
+
+
+_texts: dict[int, QuestionText] = {}
+_texts_expire = 0.0
+
+
+def question_texts(ids: list[int]) -> dict[int, QuestionText]:
+    """Texts of the given questions from a per-process cache (refreshed every
+    POOL_CACHE_S); only missing ones are loaded."""
+    global _texts, _texts_expire
+    if time.monotonic() > _texts_expire:
+        _texts, _texts_expire = {}, time.monotonic() + POOL_CACHE_S
+    texts = _texts  # a stable reference even if another thread swaps the cache
+    missing = [i for i in ids if i not in texts]
+    if missing:
+        rows = db.session.execute(
+            select(
+                Question.id,
+                Question.type,
+                Question.stem,
+                Question.options,
+                Question.explanation,
+                Question.source,
+            ).where(Question.id.in_(missing))
+        )
+        for r in rows:
+            texts[r.id] = QuestionText(
+                r.type, r.stem, tuple(r.options), r.explanation, r.source
+            )
+    return texts
+
+
 def clear_pool_cache() -> None:
     """Forget every per-process cache (after an import, and between tests)."""
-    global _pool_cache, _contest_cache
+    global _pool_cache, _contest_cache, _texts
     _pool_cache = None
     _contest_cache = None
+    _texts = {}
     _layouts.clear()
 
 
@@ -288,14 +330,24 @@ def start_attempt(
     Raises ContestNotOpen, DailyLimitReached, BankTooSmall. The partial unique
     index on open attempts makes parallel starts yield one attempt.
     """
-    existing = open_attempt(user, contest)
-    if existing is not None:
+    # One query: the open attempt (if any) and today's count.
+    day_start, day_end = day_bounds(local_day(now, contest.timezone), contest.timezone)
+    open_id, today = db.session.execute(
+        select(
+            func.max(Attempt.id).filter(Attempt.finished_at.is_(None)),
+            func.count(Attempt.id).filter(
+                Attempt.started_at >= day_start, Attempt.started_at < day_end
+            ),
+        ).where(Attempt.user_id == user.id, Attempt.contest_id == contest.id)
+    ).one()
+    if open_id is not None:
+        existing = db.session.get(Attempt, open_id)
         if now <= existing.deadline_at + timedelta(seconds=grace_s):
             return existing, False
         expire_if_due(_lock_attempt(existing.id, user), now=now, grace_s=grace_s)
     if contest.status(now) != "open":
         raise ContestNotOpen()
-    if attempts_started_on(user, contest, now) >= contest.attempts_per_day:
+    if today >= contest.attempts_per_day:
         raise DailyLimitReached()
     rng = rng or random.Random(secrets.randbits(64))
     drawn = draw_questions(contest, question_pool(), rng)
@@ -306,16 +358,26 @@ def start_attempt(
     db.session.add(attempt)
     try:
         db.session.flush()
-        db.session.add_all(
-            AttemptAnswer(
-                attempt_id=attempt.id,
-                position=pos,
-                question_id=item.id,
-                option_order=order,
-            )
-            for pos, (item, order) in enumerate(drawn, start=1)
+        # Core bulk insert: one multi-row statement, no ORM objects.
+        db.session.execute(
+            insert(AttemptAnswer),
+            [
+                {
+                    "attempt_id": attempt.id,
+                    "position": pos,
+                    "question_id": item.id,
+                    "option_order": order,
+                    "version": 0,
+                }
+                for pos, (item, order) in enumerate(drawn, start=1)
+            ],
         )
         db.session.commit()
+        # The freshly drawn items, so the response needs no query to read them.
+        attempt.fresh_rows = [
+            ItemRow(0, pos, item.id, order, None, 0, None, "")
+            for pos, (item, order) in enumerate(drawn, start=1)
+        ]
     except IntegrityError:
         # Another request started one first: return that one.
         db.session.rollback()
@@ -550,19 +612,66 @@ def _explain_refused_save(attempt_id: int, user: Principal) -> None:
     # Open, owned and before the deadline: only the version can have differed.
 
 
+class ItemRow(NamedTuple):
+    """One drawn question of an attempt, as stored, with its answer key."""
+
+    id: int
+    position: int
+    question_id: int
+    option_order: str
+    choices: str | None
+    version: int
+    is_correct: bool | None
+    key: str
+
+
+def item_rows(attempt_id: int) -> list[ItemRow]:
+    """The attempt's items in display order (one light query, no ORM objects)."""
+    rows = db.session.execute(
+        select(
+            AttemptAnswer.id,
+            AttemptAnswer.position,
+            AttemptAnswer.question_id,
+            AttemptAnswer.option_order,
+            AttemptAnswer.choices,
+            AttemptAnswer.version,
+            AttemptAnswer.is_correct,
+            Question.answer,
+        )
+        .join(Question, Question.id == AttemptAnswer.question_id)
+        .where(AttemptAnswer.attempt_id == attempt_id)
+        .order_by(AttemptAnswer.position)
+    )
+    return [ItemRow(*r) for r in rows]
+
+
+_MARK = (
+    update(AttemptAnswer)
+    .where(AttemptAnswer.id == bindparam("b_id"))
+    .values(is_correct=bindparam("b_ok"))
+)
+
+
+def contest_by_id(contest_id: int) -> Contest:
+    """The contest, from the per-process cache when it is the current one."""
+    cached = _contest_cache
+    if cached and cached[1].id == contest_id:
+        return cached[1]
+    return db.session.get(Contest, contest_id)
+
+
 def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
     """Score the locked attempt from its stored answers and mark it finished (flush)."""
-    contest = attempt.contest
-    rows = db.session.execute(
-        select(AttemptAnswer, Question.answer)
-        .join(Question, Question.id == AttemptAnswer.question_id)
-        .where(AttemptAnswer.attempt_id == attempt.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    correct = 0
-    for answer, key in rows:
-        answer.is_correct = answer.choices == key
-        correct += answer.is_correct
+    contest = contest_by_id(attempt.contest_id)
+    rows = item_rows(attempt.id)
+    marks = [{"b_id": r.id, "b_ok": r.choices == r.key} for r in rows]
+    # The scored items, so the result needs no second query to read them.
+    attempt.fresh_rows = [
+        r._replace(is_correct=m["b_ok"]) for r, m in zip(rows, marks, strict=True)
+    ]
+    if marks:
+        db.session.connection().execute(_MARK, marks)
+    correct = sum(m["b_ok"] for m in marks)
     score = correct * contest.points_per_question
     duration = min(finished_at, attempt.deadline_at) - attempt.started_at
     attempt.finished_at = finished_at
@@ -610,7 +719,7 @@ def submit_attempt(
         raise AttemptClosed("答题时间已到，系统已按截止前保存的答案自动交卷")
     _finish(attempt, finished_at=now, kind="submitted")
     db.session.commit()
-    boards.record_finished(attempt)
+    boards.record_finished(attempt, contest_by_id(attempt.contest_id), user)
     return attempt
 
 

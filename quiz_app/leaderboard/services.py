@@ -105,7 +105,9 @@ def _names_value(user: User) -> str:
 # ---------------------------------------------------------------- writes
 
 
-def record_finished(attempt: Attempt) -> None:
+def record_finished(
+    attempt: Attempt, contest: Contest | None = None, user: User | None = None
+) -> None:
     """Put a committed, finished attempt on every board it touches (one round trip).
 
     ZADD GT with the absolute key: retrying is harmless and a worse attempt
@@ -113,7 +115,8 @@ def record_finished(attempt: Attempt) -> None:
     """
     if attempt.rank_key is None:
         return
-    contest, user = attempt.contest, attempt.user
+    contest = contest or attempt.contest
+    user = user or attempt.user
     member = member_id(user.id)
     day = local_day(attempt.finished_at, contest.timezone)
     try:
