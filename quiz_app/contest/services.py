@@ -625,31 +625,27 @@ class ItemRow(NamedTuple):
     key: str
 
 
+_ITEM_COLUMNS = (
+    AttemptAnswer.id,
+    AttemptAnswer.position,
+    AttemptAnswer.question_id,
+    AttemptAnswer.option_order,
+    AttemptAnswer.choices,
+    AttemptAnswer.version,
+    AttemptAnswer.is_correct,
+    Question.answer,
+)
+
+
 def item_rows(attempt_id: int) -> list[ItemRow]:
     """The attempt's items in display order (one light query, no ORM objects)."""
     rows = db.session.execute(
-        select(
-            AttemptAnswer.id,
-            AttemptAnswer.position,
-            AttemptAnswer.question_id,
-            AttemptAnswer.option_order,
-            AttemptAnswer.choices,
-            AttemptAnswer.version,
-            AttemptAnswer.is_correct,
-            Question.answer,
-        )
+        select(*_ITEM_COLUMNS)
         .join(Question, Question.id == AttemptAnswer.question_id)
         .where(AttemptAnswer.attempt_id == attempt_id)
         .order_by(AttemptAnswer.position)
     )
     return [ItemRow(*r) for r in rows]
-
-
-_MARK = (
-    update(AttemptAnswer)
-    .where(AttemptAnswer.id == bindparam("b_id"))
-    .values(is_correct=bindparam("b_ok"))
-)
 
 
 def contest_by_id(contest_id: int) -> Contest:
@@ -663,15 +659,27 @@ def contest_by_id(contest_id: int) -> Contest:
 def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
     """Score the locked attempt from its stored answers and mark it finished (flush)."""
     contest = contest_by_id(attempt.contest_id)
-    rows = item_rows(attempt.id)
-    marks = [{"b_id": r.id, "b_ok": r.choices == r.key} for r in rows]
-    # The scored items, so the result needs no second query to read them.
-    attempt.fresh_rows = [
-        r._replace(is_correct=m["b_ok"]) for r, m in zip(rows, marks, strict=True)
-    ]
-    if marks:
-        db.session.connection().execute(_MARK, marks)
-    correct = sum(m["b_ok"] for m in marks)
+    # Mark every item right or wrong in SQL, against the key as stored now.
+    mark = (
+        update(AttemptAnswer)
+        .where(
+            AttemptAnswer.attempt_id == attempt.id,
+            Question.id == AttemptAnswer.question_id,
+        )
+        .values(is_correct=AttemptAnswer.choices.is_not_distinct_from(Question.answer))
+    )
+    if db.engine.dialect.name == "postgresql":
+        # One round trip: RETURNING may name the joined question there.
+        rows = sorted(
+            (ItemRow(*r) for r in db.session.execute(mark.returning(*_ITEM_COLUMNS))),
+            key=lambda r: r.position,
+        )
+    else:
+        # SQLite's RETURNING cannot name the FROM table: read back separately.
+        db.session.execute(mark)
+        rows = item_rows(attempt.id)
+    attempt.fresh_rows = rows  # the result needs no second query
+    correct = sum(1 for r in rows if r.is_correct)
     score = correct * contest.points_per_question
     duration = min(finished_at, attempt.deadline_at) - attempt.started_at
     attempt.finished_at = finished_at
