@@ -381,5 +381,7 @@ if SHAPE:
             if SHAPE == "deadline":
                 ramp = min(60.0, self.duration / 4)
                 return self.users, max(self.users / ramp, 1)
-            ramp = self.duration * 0.2
+            # Logins cost a password hash each: ramp no faster than LOAD_RAMP_RATE.
+            rate = float(os.environ.get("LOAD_RAMP_RATE", "20"))
+            ramp = max(self.duration * 0.2, self.users / rate)
             return self.users, max(self.users / ramp, 1)

@@ -83,6 +83,12 @@ def parse_args() -> argparse.Namespace:
         "--shape", choices=["steady", "opening", "deadline"], default="steady"
     )
     ap.add_argument("--think", type=float, default=3.0, help="seconds per question")
+    ap.add_argument(
+        "--ramp-rate",
+        type=float,
+        default=20.0,
+        help="steady shape: new citizens per second at most (each logs in)",
+    )
     ap.add_argument("--accounts", type=int, default=0, help="seeded citizens")
     ap.add_argument(
         "--history",
@@ -377,6 +383,7 @@ def locust(
             "LOAD_ACK_DIR": str(stack.report),
             "LOAD_THINK_S": str(args.think),
             "LOAD_WORKERS": str(max(args.locust_workers, 1)),
+            "LOAD_RAMP_RATE": str(args.ramp_rate),
         }
     )
     env.pop("LOAD_SHAPE", None)
