@@ -110,6 +110,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--probes-only", action="store_true")
     ap.add_argument("--p95-ms", type=float, default=300.0)
     ap.add_argument("--p99-ms", type=float, default=1000.0)
+    ap.add_argument(
+        "--auth-p95-ms",
+        type=float,
+        default=1000.0,
+        help="login/register p95: each costs a memory-hard password hash",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
     if args.smoke:
@@ -414,15 +420,21 @@ def locust(
         "--loglevel",
         "WARNING",
     ]
-    if not shape:
+    if not shape and name == "scenario":
+        # Steady: citizens arrive at the login rate; the figures are taken
+        # after everyone is in (--reset-stats), for `seconds` of steady load.
+        ramp = users / args.ramp_rate
         base += [
             "-u",
             str(users),
             "-r",
-            str(max(users // 5, 1)) if name == "scenario" else str(users),
+            str(args.ramp_rate),
+            "--reset-stats",
             "-t",
-            f"{seconds}s",
+            f"{int(ramp + seconds)}s",
         ]
+    elif not shape:
+        base += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
     else:
         base += ["-t", f"{seconds + 60}s"]
     if name == "scenario":
@@ -639,7 +651,7 @@ def run_scenario(
         classes,
         args.users,
         args.duration,
-        shape=args.shape,
+        shape=None if args.shape == "steady" else args.shape,
     )
     wall = time.monotonic() - t_run
     after = meter.sample()
@@ -664,10 +676,13 @@ def run_scenario(
             continue
         table.append(fmt(rows, name))
         if int(r["Request Count"]) >= 20:
-            if float(r["95%"]) > args.p95_ms:
-                failures.append(f"{name}: p95 {r['95%']} ms > {args.p95_ms:.0f}")
-            if float(r["99%"]) > args.p99_ms:
-                failures.append(f"{name}: p99 {r['99%']} ms > {args.p99_ms:.0f}")
+            auth = "/auth/" in name
+            p95_limit = args.auth_p95_ms if auth else args.p95_ms
+            p99_limit = max(args.p99_ms, p95_limit) if auth else args.p99_ms
+            if float(r["95%"]) > p95_limit:
+                failures.append(f"{name}: p95 {r['95%']} ms > {p95_limit:.0f}")
+            if float(r["99%"]) > p99_limit:
+                failures.append(f"{name}: p99 {r['99%']} ms > {p99_limit:.0f}")
     table.append(fmt(rows, "Aggregated"))
     summary.append(
         f"Load run {stamp}: shape={args.shape} users={args.users} "
