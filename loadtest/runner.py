@@ -101,8 +101,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--locust-workers",
         type=int,
-        default=0,
-        help="distributed Locust: master + this many workers",
+        default=2,
+        help="distributed Locust: master + this many workers (0: one process)",
     )
     ap.add_argument("--probe-users", type=int, default=48)
     ap.add_argument("--probe-seconds", type=int, default=12)
@@ -122,6 +122,7 @@ def parse_args() -> argparse.Namespace:
         args.users, args.duration, args.think = 12, 20, 1.0
         args.probe_users, args.probe_seconds = 8, 4
         args.app_workers, args.app_threads = 2, 4
+        args.locust_workers = 0
     args.accounts = args.accounts or max(int(args.users * 1.2), 20)
     return args
 
