@@ -262,12 +262,8 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
     now = datetime.now(UTC)
     with app.app_context():
         if args.shape == "deadline":
-            # The contest closes a little after the run's end: every deadline is
-            # cut by the close and every citizen submits in the last minutes.
-            starts, ends = (
-                now - timedelta(days=1),
-                now + timedelta(seconds=args.duration + 30),
-            )
+            # Closed just before the scenario starts (close_contest_for_deadline).
+            starts, ends = now - timedelta(days=1), now + timedelta(days=1)
         else:
             starts, ends = now - timedelta(hours=1), now + timedelta(days=7)
         contest = create_contest(
@@ -635,12 +631,30 @@ def fmt(rows: dict, name: str) -> list[str]:
     ]
 
 
+def close_contest_for_deadline(stack: Stack, args: argparse.Namespace) -> None:
+    """Deadline shape: the contest now closes 20 s before the run ends, so every
+    deadline is cut by the close and every citizen submits in its last moments."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(stack.env["DATABASE_URL"])
+    ends = datetime.now(UTC) + timedelta(seconds=args.duration - 20)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE contest SET ends_at = :e WHERE id = :c"),
+            {"e": ends.replace(tzinfo=None), "c": stack.info["contest_id"]},
+        )
+    engine.dispose()
+    time.sleep(6)  # the app caches the current contest for 5 s
+
+
 def run_scenario(
     stack: Stack, args: argparse.Namespace, env: dict[str, str], stamp: str
 ) -> tuple[list[str], list[str]]:
     """The scenario phase: Locust, invariant checks, the endpoint table."""
     failures: list[str] = []
     summary: list[str] = []
+    if args.shape == "deadline":
+        close_contest_for_deadline(stack, args)
     meter = CpuMeter(stack)
     before = meter.sample()
     t_run = time.monotonic()
@@ -722,6 +736,8 @@ def main() -> int:
         stack.flask("db", "upgrade")
         stack.flask("setup")
         stack.info = seed(env, args, report)
+        # Boards of the bulk-loaded history, as start-up would build them.
+        stack.flask("leaderboard", "rebuild")
         print(
             f"stack up and seeded ({args.accounts} citizens, {args.history} history "
             f"attempts) in {time.monotonic() - t0:.0f} s; app at {stack.base}"

@@ -116,6 +116,10 @@ def register(app: Flask) -> None:
         click.echo(f"questions: {result.total} ({result.created} new)")
         contest = ensure_2023_contest()
         click.echo(f"contest {contest.id}: {contest.title}")
+        # Start-up repair: boards missing from Redis (new or restarted) are rebuilt.
+        for c in db.session.scalars(select(Contest)):
+            if rebuild_if_missing(c):
+                click.echo(f"leaderboards of contest {c.id} rebuilt from the database")
 
     @app.cli.command("demo")
     def demo_command() -> None:

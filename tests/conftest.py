@@ -130,6 +130,7 @@ def clean(request, app):
     contest_svc.clear_pool_cache()  # also the attempt layout cache
     board_svc._sql_cache.clear()
     board_svc._dirty.clear()
+    board_svc._repair_backoff.clear()
     board_svc._region_cache.clear()
     from quiz_app.extensions import limiter
 

@@ -310,13 +310,14 @@ def _read_redis(contest: Contest, scope: Scope, limit: int, user_id: int | None)
 def _redis_board(
     contest: Contest, scope: Scope, limit: int, user_id: int | None
 ) -> Board:
-    if contest.id in _dirty:
-        rebuild(contest)
+    if contest.id in _dirty and not _repair(contest):
+        return _sql_board(contest, scope, limit, user_id)
     res = _read_redis(contest, scope, limit, user_id)
     if not res[0]:
-        # Boards missing (Redis restarted or flushed): rebuild them now; if
-        # another process is already rebuilding, serve SQL meanwhile.
-        if rebuild(contest) is None:
+        # Boards missing (Redis restarted or flushed): rebuild them; while that
+        # runs elsewhere (another process, or a large board in the background),
+        # serve SQL, marked as possibly delayed.
+        if not _repair(contest):
             return _sql_board(contest, scope, limit, user_id)
         res = _read_redis(contest, scope, limit, user_id)
     flat, total, rank, my_key, raw_names = res[1], res[2], res[3], res[4], res[5]
@@ -337,6 +338,71 @@ def _redis_board(
         score, duration = _codec(contest).decode(int(float(my_key)))
         me = MyRank(rank + 1, score, duration)
     return Board(_entries_from(contest, ranked, names), me, False, total)
+
+
+#: boards with more finished attempts than this are rebuilt in a background
+#: thread (a 1M-citizen rebuild takes tens of seconds); smaller ones inline
+INLINE_REBUILD_MAX = 20_000
+_background: dict[int, threading.Thread] = {}
+
+
+_repair_backoff: dict[int, float] = {}
+REPAIR_RETRY_S = 5.0
+
+
+def _repair(contest: Contest) -> bool:
+    """Rebuild the contest's boards; True if they are ready to read now.
+
+    While a rebuild runs (here in the background, or in another process that
+    holds the lock) this answers False at once for a few seconds, so readers
+    fall back to the cached SQL board instead of queueing behind it.
+    """
+    running = _background.get(contest.id)
+    if (running is not None and running.is_alive()) or _repair_backoff.get(
+        contest.id, 0.0
+    ) > time.monotonic():
+        return False
+    size = db.session.scalar(
+        select(func.count(Attempt.id)).where(
+            Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None)
+        )
+    )
+    if size <= INLINE_REBUILD_MAX:
+        if rebuild(contest) is not None:
+            return True
+        _repair_backoff[contest.id] = time.monotonic() + REPAIR_RETRY_S
+        return False
+    _repair_backoff[contest.id] = time.monotonic() + REPAIR_RETRY_S
+    running = _background.get(contest.id)
+    if running is None or not running.is_alive():
+        app = current_app._get_current_object()
+        thread = threading.Thread(
+            target=_rebuild_in_app,
+            args=(app, contest.id),
+            daemon=True,
+            name=f"leaderboard-rebuild-{contest.id}",
+        )
+        _background[contest.id] = thread
+        thread.start()
+    return False
+
+
+def _rebuild_in_app(app, contest_id: int) -> None:
+    with app.app_context():
+        try:
+            contest = db.session.get(Contest, contest_id)
+            if contest is not None:
+                rebuild(contest)
+        except redis.RedisError as exc:
+            log.warning("background leaderboard rebuild failed: %s", exc)
+        finally:
+            db.session.remove()
+
+
+def wait_for_background_rebuilds(timeout: float = 60.0) -> None:
+    """Join running background rebuilds (tests, CLI)."""
+    for thread in list(_background.values()):
+        thread.join(timeout)
 
 
 def participants(contest: Contest) -> int:

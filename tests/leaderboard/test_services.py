@@ -238,3 +238,18 @@ def test_hung_redis_is_bounded_and_repaired(make_bank, contest, redis_server):
     assert redis_order(keys.board_all(contest.id)) == boards.sql_ranking(
         contest, boards.Scope("all")
     )
+
+
+def test_large_boards_are_rebuilt_in_the_background(contest, monkeypatch):
+    users = make_users(5)
+    for i, u in enumerate(users):
+        add_finished(contest, u.id, 20 + i * 10, 60_000, NOW)
+    db.session.commit()
+    monkeypatch.setattr(boards, "INLINE_REBUILD_MAX", 2)
+    redis_client.client.flushall()
+    first = boards.read_board(contest, boards.Scope("all"), limit=10)
+    assert first.delayed and [e.score for e in first.entries] == [60, 50, 40, 30, 20]
+    db.session.rollback()  # release SQLite's lock for the rebuild thread
+    boards.wait_for_background_rebuilds()
+    second = boards.read_board(contest, boards.Scope("all"), limit=10)
+    assert not second.delayed and second.total == 5
