@@ -522,7 +522,7 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
     from quiz_app.contest.services import to_display
     from quiz_app.extensions import db, redis_client
     from quiz_app.leaderboard import services as boards
-    from quiz_app.leaderboard.ranking import user_id_of
+    from quiz_app.leaderboard.ranking import member_id, user_id_of
     from quiz_app.models import Attempt, AttemptAnswer, Contest, Question
 
     failures: list[str] = []
@@ -600,7 +600,7 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
         sample = random.Random(3).sample(sql_all, min(200, len(sql_all)))
         pos = {uid: i for i, (uid, _) in enumerate(sql_all)}
         for uid, _ in sample:
-            r = redis_client.client.zrevrank(key, f"{10**12 - 1 - uid:012d}")
+            r = redis_client.client.zrevrank(key, member_id(uid))
             if r != pos[uid]:
                 failures.append(f"rank of user {uid}: Redis {r}, SQL {pos[uid]}")
                 break
