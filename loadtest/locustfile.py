@@ -201,6 +201,12 @@ class Citizen(ApiUser):
                         }
                     )
                     remaining = body["remaining_s"]
+                elif r.status_code == 409 and SHAPE == "deadline":
+                    # The contest closed under this citizen: the server refuses
+                    # late answers by design (nothing was acknowledged).
+                    r.success()
+                    self.done_for_today = True
+                    return
                 else:
                     r.failure(f"answer {r.status_code}")
                     return
