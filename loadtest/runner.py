@@ -117,6 +117,12 @@ def parse_args() -> argparse.Namespace:
         help="login/register p95: each costs a memory-hard password hash",
     )
     ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument(
+        "--diag-async-commit",
+        action="store_true",
+        help="diagnosis only: synchronous_commit=off on the load database, to "
+        "see how much of the latency is WAL flushing (loses durability)",
+    )
     args = ap.parse_args()
     if args.smoke:
         args.users, args.duration, args.think = 12, 20, 1.0
@@ -156,6 +162,10 @@ class Stack:
             engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
             with engine.connect() as c:
                 c.exec_driver_sql(f'CREATE DATABASE "{self.db_name}"')
+                if self.args.diag_async_commit:
+                    c.exec_driver_sql(
+                        f'ALTER DATABASE "{self.db_name}" SET synchronous_commit = off'
+                    )
             engine.dispose()
             url = self.admin_url.rsplit("/", 1)[0] + "/" + self.db_name
         self.env = dict(os.environ)
