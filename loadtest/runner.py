@@ -715,6 +715,7 @@ def run_scenario(
         f"app={args.app_workers}x{args.app_threads} gthread, "
         f"locust workers={args.locust_workers or 'none'}, "
         f"history={args.history}"
+        + (" DIAGNOSIS: synchronous_commit=off" if args.diag_async_commit else "")
     )
     summary.append("")
     summary += ["| " + " | ".join(map(str, r)) + " |" for r in table[:1]]
