@@ -102,16 +102,25 @@ def check_password_rules(password: str, phone: str, minimum: int) -> None:
         raise FieldError("password", "密码太常见或与手机号相同，请换一个")
 
 
+def identity_problems(name: str | None, phone: str | None) -> list[tuple[str, str]]:
+    """(field, message) for a malformed name or phone, all at once (for forms)."""
+    problems = []
+    name = (name or "").strip()
+    if not NAME_RE.fullmatch(name) or len(name) < 2:
+        problems.append(("name", "请填写 2-20 个字的真实姓名（汉字或字母）"))
+    if not PHONE_RE.fullmatch(normalize_phone(phone or "")):
+        problems.append(("phone", "请填写 11 位中国大陆手机号"))
+    return problems
+
+
 def validate_registration(
     name: str, phone: str, region: str, password: str
 ) -> tuple[str, str]:
     """Check every field; returns (clean name, clean phone) or raises FieldError."""
     name = (name or "").strip()
     phone = normalize_phone(phone)
-    if not NAME_RE.fullmatch(name) or len(name) < 2:
-        raise FieldError("name", "请填写 2-20 个字的真实姓名（汉字或字母）")
-    if not PHONE_RE.fullmatch(phone):
-        raise FieldError("phone", "请填写 11 位中国大陆手机号")
+    for field, message in identity_problems(name, phone):
+        raise FieldError(field, message)
     if not isinstance(region, str) or db.session.get(Region, region) is None:
         raise FieldError("region", "请选择所在区县")
     check_password_rules(password, phone, CITIZEN_MIN_PASSWORD)

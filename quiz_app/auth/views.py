@@ -50,7 +50,15 @@ def register():
             login_user(user)
             flash("注册成功，欢迎参加竞赛！", "success")
             return redirect(url_for("contest.index"))
-    status = 422 if form.errors else 200
+    if form.is_submitted():
+        # Show every shape problem at once, not one round trip per field.
+        for field, message in accounts.identity_problems(
+            form.name.data, form.phone.data
+        ):
+            errors = getattr(form, field).errors
+            if not errors:
+                getattr(form, field).errors = [*errors, message]
+    status = 422 if any(f.errors for f in form) else 200
     return render_template("auth/register.html", form=form), status
 
 

@@ -168,3 +168,20 @@ def test_error_pages_are_generic(client):
     assert r.status_code == 404
     html = r.get_data(as_text=True)
     assert "页面不存在" in html and "Traceback" not in html
+
+
+def test_register_page_reports_every_bad_field_at_once(client, app):
+    token = form_token(client, "/register")
+    r = client.post(
+        "/register", data={"csrf_token": token, "name": "李", "phone": "123"}
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    for message in (
+        "请填写 2-20 个字的真实姓名",
+        "请填写 11 位中国大陆手机号",
+        "请选择所在区县",
+        "请设置密码",
+        "请先同意个人信息收集说明",
+    ):
+        assert message in html
