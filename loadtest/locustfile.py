@@ -94,6 +94,15 @@ class ApiUser(FastHttpUser):
     def headers(self) -> dict:
         return {"X-CSRFToken": self.csrf, "Accept": "application/json"}
 
+    def start_attempt(self):
+        """Start (or resume) an attempt in the current contest."""
+        return self.client.post(
+            "/api/v1/attempts",
+            json={},
+            headers=self.headers(),
+            name="/api/v1/attempts [start]",
+        )
+
     def login(self, phone: str, password: str) -> bool:
         self.fetch_csrf()
         with self.client.post(
@@ -304,12 +313,7 @@ class SatAnswer(ApiUser):
         self.aid = None
         phone = next_phone(self.environment)
         if phone and self.login(phone, PASSWORD):
-            r = self.client.post(
-                "/api/v1/attempts",
-                json={},
-                headers=self.headers(),
-                name="/api/v1/attempts [start]",
-            )
+            r = self.start_attempt()
             if r.status_code in (200, 201):
                 data = r.json()
                 self.aid = data["id"]
@@ -341,12 +345,7 @@ class SatStart(ApiUser):
         if not self.ok:
             time.sleep(1)
             return
-        r = self.client.post(
-            "/api/v1/attempts",
-            json={},
-            headers=self.headers(),
-            name="/api/v1/attempts [start]",
-        )
+        r = self.start_attempt()
         if r.status_code in (200, 201):
             aid = r.json()["id"]
             self.client.post(
