@@ -4,6 +4,8 @@ import csv
 import sys
 from collections import Counter
 
+# A copy of quiz_app.bank.fileformat.HEADER on purpose: this tool runs with a
+# bare python3 (no Flask), and tests/bank checks the same files with the real one.
 HEADER = [
     "id",
     "category",

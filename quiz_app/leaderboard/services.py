@@ -138,19 +138,6 @@ def record_finished(
             _dirty.add(contest.id)
 
 
-def update_names(user: User, contest_ids: list[int]) -> None:
-    """Refresh a citizen's public name on boards (after a consent change)."""
-    try:
-        pipe = redis_client.client.pipeline(transaction=False)
-        for cid in contest_ids:
-            pipe.hset(keys.board_names(cid), member_id(user.id), _names_value(user))
-        pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("leaderboard name update failed: %s", exc)
-        with _dirty_lock:
-            _dirty.update(contest_ids)
-
-
 # ---------------------------------------------------------------- SQL order
 
 
@@ -403,23 +390,6 @@ def wait_for_background_rebuilds(timeout: float = 60.0) -> None:
     """Join running background rebuilds (tests, CLI)."""
     for thread in list(_background.values()):
         thread.join(timeout)
-
-
-def participants(contest: Contest) -> int:
-    """How many citizens finished at least one attempt."""
-    try:
-        if redis_client.client.exists(keys.board_meta(contest.id)):
-            return redis_client.client.zcard(keys.board_all(contest.id))
-    except redis.RedisError:
-        pass
-    return (
-        db.session.scalar(
-            select(func.count(func.distinct(Attempt.user_id))).where(
-                Attempt.contest_id == contest.id, Attempt.finished_at.is_not(None)
-            )
-        )
-        or 0
-    )
 
 
 # ---------------------------------------------------------------- rebuild
