@@ -16,19 +16,25 @@ Environment (set by loadtest/run):
   LOAD_THINK_S        think time per question, seconds (default 3)
   LOAD_SHAPE          opening | steady | deadline (optional; else -u/-r)
   LOAD_USERS, LOAD_DURATION_S   the shape's target users and length
-  LOAD_WORKERS        number of Locust worker processes (distributed mode)
   LOAD_SUBMIT_AT_REMAINING_S    deadline shape: submit when this little time is left
 """
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
 import random
 import time
 
+import locust.runners
 from locust import FastHttpUser, LoadTestShape, between, events, task
+
+# The generator shares 2 cores with the stack: under overload a worker can miss
+# Locust's 3 s heartbeat, and the master would then move its users to another
+# worker mid-attempt. Allow 30 s before a worker counts as missing.
+locust.runners.HEARTBEAT_LIVENESS = 30
 
 THINK_S = float(os.environ.get("LOAD_THINK_S", "3"))
 PASSWORD = os.environ.get("LOAD_PASSWORD", "")
@@ -49,14 +55,27 @@ def accounts() -> list[str]:
 
 
 def next_phone(environment) -> str | None:
-    """Accounts are split between worker processes so no two users share one."""
+    """Each seeded account goes to one simulated citizen only, across every
+    Locust process of the run (a counter file under a lock on this machine):
+    two users sharing an account would share its open attempt. Once every
+    account is handed out, new users register instead (None)."""
     phones = accounts()
     if not phones:
         return None
-    workers = int(os.environ.get("LOAD_WORKERS", "1") or 1)
-    index = getattr(environment.runner, "worker_index", 0) or 0
-    k = next(_counter) * workers + index
-    return phones[k % len(phones)]
+    k = next(_counter)
+    if ACK_DIR:
+        path = os.path.join(ACK_DIR, "accounts.next")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.read(fd, 32)
+            k = int(raw) if raw.strip() else 0
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(k + 1).encode())
+        finally:
+            os.close(fd)  # closing releases the lock
+    return phones[k] if k < len(phones) else None
 
 
 def log_ack(record: dict) -> None:
@@ -191,6 +210,16 @@ class Citizen(ApiUser):
                 else [random.choice(keys)]
             )
             pos = q["position"]
+            # Logged before sending: if this user is stopped with the request
+            # in flight, the checker knows the stored row may be this write.
+            log_ack(
+                {
+                    "attempt": aid,
+                    "position": pos,
+                    "choices": choice,
+                    "sent_version": versions.get(pos, 0),
+                }
+            )
             with self.client.put(
                 f"/api/v1/attempts/{aid}/answers/{pos}",
                 json={"choices": choice, "version": versions.get(pos, 0)},

@@ -64,6 +64,60 @@ REGION_WEIGHTS = {
 }
 
 
+NGINX_CONF = """\
+worker_processes 1;
+worker_rlimit_nofile 65536;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+daemon off;
+events {{
+    worker_connections 32768;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_timeout 75s;
+    keepalive_requests 100000;
+    upstream app {{
+        least_conn;
+{upstream}
+        {upstream_keepalive}
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        client_max_body_size 6m;
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+def wait_healthy(url: str, seconds: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,6 +152,24 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument("--app-workers", type=int, default=4)
     ap.add_argument("--app-threads", type=int, default=8)
+    ap.add_argument(
+        "--worker-class",
+        choices=["gthread", "sync"],
+        default="gthread",
+        help="gunicorn worker class (sync: one request per process at a time)",
+    )
+    ap.add_argument(
+        "--app-instances",
+        type=int,
+        default=1,
+        help="gunicorn instances, each with --app-workers; more than one puts "
+        "them behind nginx (Debian's package) on loopback",
+    )
+    ap.add_argument(
+        "--nginx",
+        action="store_true",
+        help="put nginx in front even of a single instance",
+    )
     ap.add_argument(
         "--locust-workers",
         type=int,
@@ -139,7 +211,8 @@ class Stack:
     def __init__(self, args: argparse.Namespace, report: Path) -> None:
         self.args, self.report = args, report
         self.valkey = None
-        self.gunicorn: subprocess.Popen | None = None
+        self.gunicorns: list[subprocess.Popen] = []
+        self.nginx: subprocess.Popen | None = None
         self.db_name: str | None = None
         self.admin_url = os.environ.get(
             "QUIZ_TEST_PG_ADMIN",
@@ -147,6 +220,13 @@ class Stack:
         )
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.proxied = args.app_instances > 1 or args.nginx
+        # Behind nginx each instance listens on its own port; nginx takes `port`.
+        self.app_ports = (
+            [free_port() for _ in range(args.app_instances)]
+            if self.proxied
+            else [self.port]
+        )
 
     def start_services(self) -> dict[str, str]:
         import sqlalchemy as sa
@@ -197,50 +277,81 @@ class Stack:
         )
 
     def start_app(self) -> None:
-        log = open(self.report / "gunicorn.log", "w")
-        self.gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "wsgi:app",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.args.app_workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(self.args.app_threads),
-                "--backlog",
-                "4096",
-                "--timeout",
-                "60",
-            ],
-            cwd=ROOT,
-            env=self.env,
+        env = dict(self.env)
+        if self.proxied:
+            env["TRUSTED_PROXY_HOPS"] = "1"
+        worker = ["--worker-class", self.args.worker_class]
+        if self.args.worker_class == "gthread":
+            worker += ["--threads", str(self.args.app_threads)]
+        for i, port in enumerate(self.app_ports):
+            log = open(self.report / f"gunicorn-{i}.log", "w")
+            self.gunicorns.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "gunicorn",
+                        "wsgi:app",
+                        "--bind",
+                        f"127.0.0.1:{port}",
+                        "--workers",
+                        str(self.args.app_workers),
+                        *worker,
+                        "--backlog",
+                        "4096",
+                        "--timeout",
+                        "60",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                )
+            )
+        if self.proxied:
+            self.start_nginx()
+        for port in self.app_ports + ([self.port] if self.proxied else []):
+            wait_healthy(f"http://127.0.0.1:{port}/healthz")
+
+    def start_nginx(self) -> None:
+        """nginx on loopback in front of the instances, as in production: it holds
+        the citizens' keep-alive connections and spreads requests (least_conn)."""
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"  # bin/ensure-services
+        conf_dir = self.report / "nginx"
+        conf_dir.mkdir(exist_ok=True)
+        upstream = "\n".join(
+            f"        server 127.0.0.1:{p} max_fails=0;" for p in self.app_ports
+        )
+        keepalive = 16 if self.args.worker_class == "gthread" else 0
+        conf = NGINX_CONF.format(
+            dir=conf_dir,
+            port=self.port,
+            upstream=upstream,
+            upstream_keepalive=f"keepalive {keepalive};" if keepalive else "",
+        )
+        (conf_dir / "nginx.conf").write_text(conf)
+        log = open(self.report / "nginx.log", "w")
+        self.nginx = subprocess.Popen(
+            [nginx, "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf")],
             stdout=log,
             stderr=log,
         )
-        deadline = time.monotonic() + 60
-        import urllib.request
 
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("gunicorn did not come up")
+    def app_pids(self) -> set[int]:
+        return {p.pid for p in self.gunicorns}
 
     def stop_app(self) -> None:
-        if self.gunicorn and self.gunicorn.poll() is None:
-            self.gunicorn.send_signal(signal.SIGTERM)
+        procs = ([self.nginx] if self.nginx else []) + self.gunicorns
+        for p in procs:
+            if p.poll() is None:
+                # nginx: SIGQUIT is its graceful stop; gunicorn: SIGTERM.
+                p.send_signal(signal.SIGQUIT if p is self.nginx else signal.SIGTERM)
+        for p in procs:
             try:
-                self.gunicorn.wait(timeout=30)
+                p.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.gunicorn.kill()
+                p.kill()
+                p.wait()
 
     def stop(self) -> None:
         self.stop_app()
@@ -395,7 +506,6 @@ def locust(
             "LOAD_STAFF_PASSWORD": STAFF_PASSWORD,
             "LOAD_ACK_DIR": str(stack.report),
             "LOAD_THINK_S": str(args.think),
-            "LOAD_WORKERS": str(max(args.locust_workers, 1)),
             "LOAD_RAMP_RATE": str(args.ramp_rate),
         }
     )
@@ -506,14 +616,17 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float]:
         groups: dict[str, float] = defaultdict(float)
-        gpid = self.stack.gunicorn.pid if self.stack.gunicorn else -1
+        gpids = self.stack.app_pids()
+        npid = self.stack.nginx.pid if self.stack.nginx else -1
         vpid = self.stack.valkey._process.pid if self.stack.valkey else -1
         for p in psutil.process_iter(["pid", "ppid", "name", "cpu_times", "cmdline"]):
             try:
                 t = p.info["cpu_times"]
                 cpu = t.user + t.system
-                if p.info["pid"] == gpid or p.info["ppid"] == gpid:
+                if p.info["pid"] in gpids or p.info["ppid"] in gpids:
                     groups["app"] += cpu
+                elif p.info["pid"] == npid or p.info["ppid"] == npid:
+                    groups["nginx"] += cpu
                 elif p.info["name"].startswith("postgres"):
                     groups["postgres"] += cpu
                 elif p.info["pid"] == vpid:
@@ -539,12 +652,17 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
     app = create_app()
     with app.app_context():
         # 1. Every acknowledged answer is in the database (latest ack per item).
+        # A stored row newer than the latest ack is fine only if this client
+        # sent that very write (a user stopped with its request in flight).
         acks: dict[tuple[int, int], dict] = {}
+        sent: dict[tuple[int, int, int], list[str]] = {}
         for path in report.glob("acks-*.jsonl"):
             for line in path.read_text().splitlines():
                 a = json.loads(line)
                 key = (a["attempt"], a["position"])
-                if key not in acks or a["version"] > acks[key]["version"]:
+                if "sent_version" in a:
+                    sent[(*key, a["sent_version"] + 1)] = sorted(a["choices"])
+                elif key not in acks or a["version"] > acks[key]["version"]:
                     acks[key] = a
         rows = db.session.execute(
             sa.select(
@@ -556,15 +674,19 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
             )
         ).all()
         stored = {(r.attempt_id, r.position): r for r in rows}
-        lost = 0
+        lost = in_flight = 0
         for key, ack in acks.items():
             row = stored.get(key)
-            if (
-                row is None
-                or row.version != ack["version"]
-                or to_display(row.option_order, row.choices) != sorted(ack["choices"])
-            ):
+            if row is None:
                 lost += 1
+                continue
+            have = to_display(row.option_order, row.choices)
+            if row.version == ack["version"] and have == sorted(ack["choices"]):
+                continue
+            if row.version > ack["version"] and sent.get((*key, row.version)) == have:
+                in_flight += 1
+                continue
+            lost += 1
         if lost:
             failures.append(f"{lost} of {len(acks)} acknowledged answers not as stored")
         # 2. At most one open attempt per citizen and contest.
@@ -620,7 +742,9 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
             )
         )
         print(
-            f"checked {len(acks)} acknowledged answers, {len(recomputed)} scored "
+            f"checked {len(acks)} acknowledged answers ({in_flight} superseded by "
+            "a write still in flight when its user stopped), "
+            f"{len(recomputed)} scored "
             f"attempts ({finished} finished in all), {len(sql_all)} ranked citizens"
         )
         db.session.remove()
@@ -655,6 +779,17 @@ def close_contest_for_deadline(stack: Stack, args: argparse.Namespace) -> None:
         )
     engine.dispose()
     time.sleep(6)  # the app caches the current contest for 5 s
+
+
+def app_shape(args: argparse.Namespace) -> str:
+    per = (
+        f"{args.app_workers}x{args.app_threads} gthread"
+        if args.worker_class == "gthread"
+        else f"{args.app_workers} sync"
+    )
+    if args.app_instances > 1 or args.nginx:
+        return f"nginx + {args.app_instances} x gunicorn {per}"
+    return f"gunicorn {per}"
 
 
 def run_scenario(
@@ -712,7 +847,7 @@ def run_scenario(
     summary.append(
         f"Load run {stamp}: shape={args.shape} users={args.users} "
         f"duration={args.duration}s think={args.think}s "
-        f"app={args.app_workers}x{args.app_threads} gthread, "
+        f"app={app_shape(args)}, "
         f"locust workers={args.locust_workers or 'none'}, "
         f"history={args.history}"
         + (" DIAGNOSIS: synchronous_commit=off" if args.diag_async_commit else "")
@@ -721,7 +856,12 @@ def run_scenario(
     summary += ["| " + " | ".join(map(str, r)) + " |" for r in table[:1]]
     summary.append("|" + "---|" * len(head))
     summary += ["| " + " | ".join(map(str, r)) + " |" for r in table[1:]]
-    cpu = {k: after.get(k, 0) - before.get(k, 0) for k in ("app", "postgres", "valkey")}
+    groups = (
+        ("app", "nginx", "postgres", "valkey")
+        if stack.nginx
+        else ("app", "postgres", "valkey")
+    )
+    cpu = {k: after.get(k, 0) - before.get(k, 0) for k in groups}
     cpu["locust"] = stack.locust_cpu
     summary += [
         "",

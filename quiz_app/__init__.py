@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import redis_keys
 from .clock import iso
@@ -35,6 +37,9 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
+    hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 
@@ -160,8 +165,18 @@ def register_error_handlers(app: Flask) -> None:
         message = HTTP_MESSAGES.get(code, "请求未能完成")
         if wants_json():
             slug = (exc.name or "error").lower().replace(" ", "_")
-            return api_error(code, slug, message)
-        return render_template("error.html", code=code, message=message), code
+            resp = api_error(code, slug, message)
+        else:
+            resp = app.make_response(
+                (render_template("error.html", code=code, message=message), code)
+            )
+        if isinstance(exc, RateLimitExceeded):
+            # The limit's whole window: an upper bound that needs no Redis call
+            # (per-request X-RateLimit headers are off; see config).
+            resp.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
+        elif retry_after := dict(exc.get_headers()).get("Retry-After"):
+            resp.headers["Retry-After"] = retry_after
+        return resp
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -38,9 +38,16 @@ class Config:
     )
     # No pre-ping (a round trip per request): a dropped connection fails one
     # request with a 503, SQLAlchemy invalidates the pool, the next ones reconnect.
+    # The pool keeps at least as many connections as a worker has threads
+    # (gunicorn gthread: 4 in bin/serve, 8 in the load runs). Overflow
+    # connections are closed when returned, so a pool smaller than the thread
+    # count opens and closes a PostgreSQL backend per request under load
+    # (measured: ~15 new backends/s at 2,500 citizens with the default 5).
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
         "pool_recycle": 1800,
+        "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
+        "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "5")),
     }
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Short timeouts: a slow Redis must never hold a worker for long.
@@ -50,6 +57,11 @@ class Config:
     SUBMIT_GRACE_S = int(os.environ.get("QUIZ_SUBMIT_GRACE_S", "5"))
     # How long a leaderboard served from SQL (Redis down) is cached, seconds.
     LEADERBOARD_SQL_CACHE_S = int(os.environ.get("LEADERBOARD_SQL_CACHE_S", "30"))
+
+    # Reverse proxies in front of the app (nginx: 1). Only then are
+    # X-Forwarded-For/-Proto trusted, for per-address limits and the audit log;
+    # 0 (the default) ignores them, so a client cannot forge its address.
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 
     # Cookies and sessions.
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
@@ -73,7 +85,11 @@ class Config:
     # per worker) and never turn a Redis fault into a 500.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_HEADERS_ENABLED = True
+    # X-RateLimit-* headers on every limited response cost two more Redis round
+    # trips per request (the window's state), a quarter of an answer save's
+    # time under load (py-spy, loadtest/RESULTS.md). A refusal (429) still
+    # says Retry-After.
+    RATELIMIT_HEADERS_ENABLED = _env_bool("RATELIMIT_HEADERS_ENABLED", False)
     LOGIN_LIMIT_PER_PHONE = os.environ.get("LOGIN_LIMIT_PER_PHONE", "10 per 5 minutes")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "300 per minute")
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120 per minute")

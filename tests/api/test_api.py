@@ -372,3 +372,54 @@ def test_answer_with_a_revoked_session_is_401(api, client, citizen, open_contest
     )
     assert r.status_code == 401
     assert r.get_json()["error"]["code"] == "not_logged_in"
+
+
+@pytest.fixture
+def answer_limit_3(app):
+    old = app.config["ANSWER_LIMIT_PER_USER"]
+    app.config["ANSWER_LIMIT_PER_USER"] = "3 per minute"
+    yield
+    app.config["ANSWER_LIMIT_PER_USER"] = old
+
+
+def test_answer_saves_are_limited_per_account(
+    api, app, client, make_user, open_contest, answer_limit_3
+):
+    data = started(api, make_user())
+    url = f"/api/v1/attempts/{data['id']}/answers/1"
+    for choice in ("A", "B", "A"):
+        assert api.put(url, {"choices": [choice]}).status_code == 200
+    refused = api.put(url, {"choices": ["B"]})
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["message"] == "操作太频繁，请稍后再试"
+    assert refused.headers["Retry-After"] == "60"
+    # The refused write changed nothing.
+    assert api.get(f"/api/v1/attempts/{data['id']}").get_json()["answers"]["1"] == ["A"]
+    # Another account (same address) is not affected.
+    client.delete_cookie("session")
+    other = started(api, make_user())
+    assert (
+        api.put(
+            f"/api/v1/attempts/{other['id']}/answers/1", {"choices": ["A"]}
+        ).status_code
+        == 200
+    )
+
+
+def test_answers_are_saved_and_still_limited_while_the_limiter_redis_is_down(
+    api, make_user, open_contest, answer_limit_3, redis_server
+):
+    from quiz_app.auth import limits
+
+    data = started(api, make_user())
+    url = f"/api/v1/attempts/{data['id']}/answers/1"
+    redis_server.stop()
+    try:
+        codes = [api.put(url, {"choices": [c]}).status_code for c in "ABAB"]
+    finally:
+        redis_server.start()
+        limits._fallback_until = 0.0
+        limits._fallback.storage.reset()
+    # Never a 500 and never a lost answer: counted per process in memory.
+    assert codes == [200, 200, 200, 429]
+    assert api.get(f"/api/v1/attempts/{data['id']}").get_json()["answers"]["1"] == ["A"]

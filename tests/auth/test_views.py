@@ -105,6 +105,11 @@ def test_login_is_rate_limited_per_phone(api, make_user):
     ]
     assert codes[:10] == [401] * 10
     assert codes[10] == 429
+    refused = api.post(
+        "/api/v1/auth/login", {"phone": user.phone, "password": "wrong-pw"}
+    )
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 300
     # Another phone from the same address is not locked out.
     other = make_user()
     assert (
@@ -185,3 +190,36 @@ def test_register_page_reports_every_bad_field_at_once(client, app):
         "请先同意个人信息收集说明",
     ):
         assert message in html
+
+
+@pytest.mark.parametrize("hops, expected_ip", [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_forwarded_address_is_trusted_only_behind_a_configured_proxy(
+    database_url, redis_server, make_user, hops, expected_ip
+):
+    """Behind nginx (TRUSTED_PROXY_HOPS=1) the client's address comes from
+    X-Forwarded-For; without a proxy that header is the client's to forge and
+    must not move it to another rate-limit bucket or into the audit log."""
+    from quiz_app.config import TestConfig
+    from quiz_app.models import AuditEvent
+
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=redis_server.connection_url,
+        RATELIMIT_STORAGE_URI=redis_server.connection_url,
+        TRUSTED_PROXY_HOPS=hops,
+    )
+    user = make_user()
+    client = app.test_client()
+    token = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    r = client.post(
+        "/api/v1/auth/login",
+        json={"phone": user.phone, "password": "not-the-password"},
+        headers={"X-CSRFToken": token, "X-Forwarded-For": "203.0.113.9"},
+    )
+    assert r.status_code == 401
+    with app.app_context():
+        ips = [e.ip for e in db.session.query(AuditEvent).filter_by(action="login")]
+        db.session.remove()
+        db.engine.dispose()
+    assert ips == [expected_ip]
