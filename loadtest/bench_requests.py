@@ -7,6 +7,8 @@ loads the starter bank, logs a citizen in through the JSON API and then times,
 with Flask's test client (no gunicorn, no network client):
 
   * answer  = PUT /api/v1/attempts/<id>/answers/<pos> (the hottest endpoint)
+  * start+submit = POST /api/v1/attempts then POST …/submit (one citizen may
+            hold only one open attempt, so a start needs a submit)
   * board   = GET /api/v1/leaderboard?scope=all&limit=50
   * healthz = GET /healthz (the framework's own cost)
 
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-ENDPOINTS = ("answer", "board", "healthz")
+ENDPOINTS = ("answer", "start+submit", "board", "healthz")
 
 
 def worker(tree: Path, n: int) -> dict:
@@ -123,21 +125,54 @@ def _measure(tree: Path, n: int) -> dict:
             url + str(pos), json={"choices": [keys[i % 2]]}, headers=headers
         ).status_code
 
+    def start_submit(_i: int) -> int:
+        started = client.post("/api/v1/attempts", json={}, headers=headers)
+        if started.status_code != 201:
+            return started.status_code
+        aid = started.get_json()["id"]
+        return client.post(
+            f"/api/v1/attempts/{aid}/submit", json={}, headers=headers
+        ).status_code
+
     def board(_i: int) -> int:
         return client.get("/api/v1/leaderboard?scope=all&limit=50").status_code
 
     def healthz(_i: int) -> int:
         return client.get("/healthz").status_code
 
+    # The open attempt is submitted before the start+submit loop: finish it
+    # only after the answer loop.
     out = {}
-    for name, fn in (("answer", answer), ("board", board), ("healthz", healthz)):
-        for i in range(n // 10):  # warm-up: caches, pools, compiled statements
+    runs = (
+        ("answer", answer, n),
+        ("start+submit", start_submit, max(n // 10, 20)),
+        ("board", board, n),
+        ("healthz", healthz, n),
+    )
+    for name, fn, count in runs:
+        if name == "start+submit":
+            client.post(
+                f"/api/v1/attempts/{attempt['id']}/submit", json={}, headers=headers
+            )
+        for i in range(max(count // 10, 3)):  # warm-up: caches, pools, statements
             assert fn(i) == 200, name
+        profiler = None
+        if os.environ.get("BENCH_PROFILE") == name:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        for i in range(n):
+        for i in range(count):
             fn(i)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        out[name] = {"cpu_us": cpu / n * 1e6, "wall_us": wall / n * 1e6}
+        if profiler is not None:
+            profiler.stop()
+            print(
+                profiler.output_text(color=False),
+                file=sys.stderr,
+            )
+        out[name] = {"cpu_us": cpu / count * 1e6, "wall_us": wall / count * 1e6}
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -149,12 +184,27 @@ def main() -> int:
     ap.add_argument("--trees", default=str(ROOT), help="comma-separated source trees")
     ap.add_argument("--n", type=int, default=3000, help="requests per endpoint")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--profile",
+        choices=ENDPOINTS,
+        help="print a pyinstrument profile of this endpoint (one tree, one round)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(Path(args.worker), args.n)))
         return 0
     trees = [Path(t).resolve() for t in args.trees.split(",")]
+    if args.profile:
+        os.environ["BENCH_PROFILE"] = args.profile
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", str(trees[0]), "--n", str(args.n)],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=trees[0],
+        )
+        print(proc.stderr[-20000:])
+        return proc.returncode
     results: dict[Path, list[dict]] = {t: [] for t in trees}
     for rnd in range(args.rounds):
         for tree in trees if rnd % 2 == 0 else list(reversed(trees)):

@@ -76,6 +76,15 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    # Every limit here is a route decorator, and a decorated view checks its
+    # own limits. Flask-Limiter's before_request hook would only look for
+    # application-wide limits (there are none) and cost ~190 µs on every
+    # request, a third of /healthz (measured in process).
+    app.before_request_funcs[None] = [
+        f
+        for f in app.before_request_funcs.get(None, [])
+        if getattr(f, "__self__", None) is not limiter
+    ]
     redis_client.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

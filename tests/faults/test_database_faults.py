@@ -14,6 +14,15 @@ from tests.conftest import Api
 pytestmark = pytest.mark.postgres_only
 
 
+@pytest.fixture(autouse=True)
+def fresh_pool_afterwards(app):
+    """The killed backends may still sit in the pool: later tests start clean."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def kill_app_connections(app) -> int:
     """Terminate every other backend of the test database, as a failover or an
     administrator's pg_terminate_backend would."""
