@@ -18,6 +18,7 @@ from quiz_app import create_app
 from quiz_app.auth.services import create_user
 from quiz_app.bank.fileformat import HEADER
 from quiz_app.bank.services import import_file, sync_categories
+from quiz_app.clock import utcnow
 from quiz_app.config import TestConfig
 from quiz_app.contest import services as contest_svc
 from quiz_app.contest.services import create_contest
@@ -233,6 +234,22 @@ def make_bank(app):
                 rows_to_csv(bank_rows(categories, per_type)), "bank.csv", now=NOW
             )
             contest_svc.clear_pool_cache()
+
+    return make
+
+
+@pytest.fixture
+def make_open_contest(make_bank, make_contest):
+    """The test bank and a contest that opened yesterday and stays open `days`."""
+
+    def make(days=3, **rules):
+        make_bank()
+        now = utcnow()
+        return make_contest(
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=days),
+            **rules,
+        )
 
     return make
 

@@ -15,12 +15,8 @@ from tests.conftest import TEST_PASSWORD
 
 
 @pytest.fixture
-def open_contest(make_bank, make_contest):
-    make_bank()
-    now = utcnow()
-    return make_contest(
-        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3)
-    )
+def open_contest(make_open_contest):
+    return make_open_contest()
 
 
 @pytest.fixture

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-
-from quiz_app.clock import utcnow
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def contest(make_bank, make_contest):
-    make_bank()
-    now = utcnow()
-    return make_contest(
-        starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=3),
-        title="2023年唐山市公民科学素质知识网络竞赛",
-    )
+def contest(make_open_contest):
+    return make_open_contest(title="2023年唐山市公民科学素质知识网络竞赛")
 
 
 def test_register_answer_submit_review(live_server, phone_page, shot, contest):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
-from quiz_app.clock import utcnow
 from quiz_app.extensions import db
 from tests.conftest import Api
 
@@ -41,11 +38,9 @@ def kill_app_connections(app) -> int:
 
 
 def test_killed_connections_give_503_then_recover_without_partial_writes(
-    app, client, make_bank, make_contest, make_user
+    app, client, make_open_contest, make_user
 ):
-    make_bank()
-    now = utcnow()
-    make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+    make_open_contest(days=1)
     citizen = make_user()
     api = Api(client)
     api.login(citizen)
@@ -81,11 +76,9 @@ def test_killed_connections_give_503_then_recover_without_partial_writes(
 
 
 def test_killed_connections_during_pages_give_a_chinese_503_page(
-    app, client, make_bank, make_contest
+    app, client, make_open_contest
 ):
-    make_bank()
-    now = utcnow()
-    make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+    make_open_contest(days=1)
     assert client.get("/").status_code == 200
     kill_app_connections(app)
     codes = []

@@ -15,13 +15,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from quiz_app.clock import utcnow
 from quiz_app.extensions import db
 from quiz_app.models import Attempt, AttemptAnswer, Question
 from tests.conftest import TEST_PASSWORD
@@ -158,14 +156,8 @@ def live(app, database_url, redis_server, tmp_path):
 
 
 @pytest.fixture
-def open_contest(make_bank, make_contest):
-    make_bank()
-    now = utcnow()
-    return make_contest(
-        starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=1),
-        attempts_per_day=20,
-    )
+def open_contest(make_open_contest):
+    return make_open_contest(days=1, attempts_per_day=20)
 
 
 def answer_some(phone: Browser, attempt: dict, n: int = 3) -> None:
