@@ -223,3 +223,33 @@ def test_forwarded_address_is_trusted_only_behind_a_configured_proxy(
         db.session.remove()
         db.engine.dispose()
     assert ips == [expected_ip]
+
+
+def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
+    api, make_user, redis_server
+):
+    """CHECKLIST C8: the limiter's storage down → logins still work (no 500) and
+    the per-phone limit is still applied, counted in per-process memory."""
+    from quiz_app.extensions import limiter
+
+    user, other = make_user(), make_user()
+    redis_server.stop()
+    try:
+        codes = [
+            api.post(
+                "/api/v1/auth/login", {"phone": user.phone, "password": "wrong-pw"}
+            ).status_code
+            for _ in range(11)
+        ]
+        ok = api.post(
+            "/api/v1/auth/login", {"phone": other.phone, "password": TEST_PASSWORD}
+        ).status_code
+    finally:
+        redis_server.start()
+        # Later tests start from a live storage and an empty fallback, as
+        # Flask-Limiter's own periodic recovery check would leave them.
+        limiter.reset()
+        limiter._fallback_storage.reset()
+        limiter._storage_dead = False
+    assert codes == [401] * 10 + [429]
+    assert ok == 200
