@@ -119,8 +119,8 @@ def validate_registration(
     """Check every field; returns (clean name, clean phone) or raises FieldError."""
     name = (name or "").strip()
     phone = normalize_phone(phone)
-    for field, message in identity_problems(name, phone):
-        raise FieldError(field, message)
+    if problems := identity_problems(name, phone):
+        raise FieldError(*problems[0])
     if not isinstance(region, str) or db.session.get(Region, region) is None:
         raise FieldError("region", "请选择所在区县")
     check_password_rules(password, phone, CITIZEN_MIN_PASSWORD)
@@ -229,14 +229,14 @@ def session_principal(cookie_id: str | None) -> SessionPrincipal | None:
 
 def load_session_user(cookie_id: str) -> User | None:
     """Flask-Login loader: 'id:token' must match the stored token."""
-    uid, _, token = (cookie_id or "").partition(":")
-    if not uid.isdigit() or not token:
+    claim = session_principal(cookie_id)
+    if claim is None:
         return None
-    user = db.session.get(User, int(uid))
+    user = db.session.get(User, claim.id)
     if (
         user is None
         or user.disabled
-        or not secrets.compare_digest(user.session_token, token)
+        or not secrets.compare_digest(user.session_token, claim.session_token)
     ):
         return None
     return user

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from quiz_app.clock import utcnow
 from quiz_app.extensions import db
 from quiz_app.models import Attempt, AttemptAnswer, User
 from tests.conftest import Api
@@ -54,12 +52,8 @@ def logged_in_clients(app, user, n=N):
 
 
 @pytest.fixture
-def contest(make_bank, make_contest):
-    make_bank()
-    now = utcnow()
-    return make_contest(
-        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3)
-    )
+def contest(make_open_contest):
+    return make_open_contest()
 
 
 def test_parallel_starts_make_one_attempt(app, make_user, contest):

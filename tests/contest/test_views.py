@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
-from quiz_app.clock import utcnow
 from quiz_app.extensions import db
 from quiz_app.models import Attempt
 from tests.auth.test_views import csrf_from
 
 
 @pytest.fixture
-def contest(make_bank, make_contest):
-    make_bank()
-    now = utcnow()
-    return make_contest(
-        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3)
-    )
+def contest(make_open_contest):
+    return make_open_contest()
 
 
 def test_home_shows_rules_and_state(client, contest):

@@ -14,10 +14,9 @@ from quiz_app.stats.views import safe_cell
 
 
 @pytest.fixture
-def played(app, make_bank, make_contest, make_user):
-    make_bank()
+def played(app, make_open_contest, make_user):
     now = utcnow()
-    c = make_contest(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3))
+    c = make_open_contest()
     people = [
         make_user(region="lunan"),
         make_user(region="lunan"),
