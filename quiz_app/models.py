@@ -70,29 +70,92 @@ class Category(db.Model):
 
 
 class Question(db.Model):
-    """One bank item. `answer` holds original option letters (judge: A=正确, B=错误)."""
+    """One bank item: its stable id and the fields edited in place.
+
+    What a citizen sees and is scored on (type, stem, options, key,
+    explanation) lives in numbered revisions; `revision` is the current one.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the stable id of the CSV, e.g. health-017
     ext_id: Mapped[str] = mapped_column(String(64), unique=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), index=True)
-    type: Mapped[str] = mapped_column(String(16))
     difficulty: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    #: exclusion group: questions sharing it never appear in one attempt
+    group: Mapped[str | None] = mapped_column("exclusion_group", String(64))
+    #: retired questions (False) are never drawn again; open attempts keep them
+    active: Mapped[bool] = mapped_column(default=True)
+    #: number of the current revision (QuestionRevision.number)
+    revision: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    category: Mapped[Category] = relationship()
+    current: Mapped[QuestionRevision] = relationship(
+        primaryjoin="and_(QuestionRevision.question_id == Question.id, "
+        "QuestionRevision.number == foreign(Question.revision))",
+        viewonly=True,
+        lazy="joined",
+    )
+
+    __table_args__ = (CheckConstraint("difficulty BETWEEN 1 AND 3", name="difficulty"),)
+
+    # Read-only views of the current revision (pages, exports).
+    @property
+    def type(self) -> str:
+        return self.current.type
+
+    @property
+    def stem(self) -> str:
+        return self.current.stem
+
+    @property
+    def options(self) -> list[str]:
+        return self.current.options
+
+    @property
+    def answer(self) -> str:
+        return self.current.answer
+
+    @property
+    def explanation(self) -> str:
+        return self.current.explanation
+
+
+class QuestionRevision(db.Model):
+    """What one revision of a question showed and keyed; never changed once
+    written (attempts point at it). `answer` holds original option letters
+    (judge: A=正确, B=错误)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))
+    #: 1, 2, ... per question
+    number: Mapped[int]
+    type: Mapped[str] = mapped_column(String(16))
     stem: Mapped[str] = mapped_column(Text)
     #: option texts in original order (A, B, ...); judge: ["正确", "错误"]
     options: Mapped[list[str]] = mapped_column(JSON)
     answer: Mapped[str] = mapped_column(String(8))
     explanation: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(default=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    category: Mapped[Category] = relationship()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the account that made the change; NULL for files loaded by the CLI
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     __table_args__ = (
+        UniqueConstraint("question_id", "number"),
         CheckConstraint("type IN ('single', 'multiple', 'judge')", name="type"),
-        CheckConstraint("difficulty BETWEEN 1 AND 3", name="difficulty"),
     )
+
+
+class CacheEpoch(db.Model):
+    """A counter bumped by every edit that per-process caches must see.
+
+    Each process compares it every few seconds (quiz_app.caches) and drops
+    what it cached when it moved, so edits reach every host without a restart.
+    """
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Contest(db.Model):
@@ -112,13 +175,40 @@ class Contest(db.Model):
     type_counts: Mapped[dict[str, int]] = mapped_column(JSON)
     #: minimum questions per category {"health": 2, ...}; the rest spread evenly
     category_quotas: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    #: multiple choice scores only when exactly right ("exact")
+    multiple_scoring: Mapped[str] = mapped_column(String(16), default="exact")
+    #: best score for the 优秀 certificate band
+    excellent_min: Mapped[int] = mapped_column(default=80)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the rank-key codec's parameters, fixed when the contest is created so
+    #: that editing the window never changes what a stored key means
+    rank_max_score: Mapped[int]
+    rank_max_duration_ms: Mapped[int] = mapped_column(BigInteger)
+    rank_window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    rank_window_ms: Mapped[int] = mapped_column(BigInteger)
+    rank_unit_ms: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="window"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("multiple_scoring IN ('exact')", name="multiple_scoring"),
+    )
 
     @property
     def max_score(self) -> int:
         return self.questions_per_attempt * self.points_per_question
+
+    @property
+    def codec(self):
+        """The frozen rank-key codec (a leaderboard.ranking.KeyCodec)."""
+        from .leaderboard.ranking import KeyCodec
+
+        return KeyCodec(
+            self.rank_max_score,
+            self.rank_max_duration_ms,
+            self.rank_window_start,
+            self.rank_window_ms,
+            self.rank_unit_ms,
+        )
 
     def status(self, now: datetime) -> str:
         """upcoming, open or closed at `now`."""
@@ -229,6 +319,8 @@ class AttemptAnswer(db.Model):
     #: 1-based display position
     position: Mapped[int]
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))
+    #: the revision drawn: what this attempt shows and is scored against
+    revision_id: Mapped[int] = mapped_column(ForeignKey("question_revision.id"))
     #: original letters in display order, e.g. "CADB": shown A is original C
     option_order: Mapped[str] = mapped_column(String(8))
     #: chosen original letters, sorted; NULL = not answered
@@ -240,6 +332,7 @@ class AttemptAnswer(db.Model):
 
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
     question: Mapped[Question] = relationship()
+    revision: Mapped[QuestionRevision] = relationship()
 
     __table_args__ = (
         UniqueConstraint("attempt_id", "position"),

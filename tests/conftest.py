@@ -18,6 +18,7 @@ from quiz_app import create_app
 from quiz_app.auth.services import create_user
 from quiz_app.bank.fileformat import HEADER
 from quiz_app.bank.services import import_file, sync_categories
+from quiz_app.caches import cache
 from quiz_app.clock import utcnow
 from quiz_app.config import TestConfig
 from quiz_app.contest import services as contest_svc
@@ -99,6 +100,7 @@ TABLES = [
     "audit_event",
     "attempt_answer",
     "attempt",
+    "question_revision",
     "question",
     "contest",
     "user",
@@ -128,7 +130,7 @@ def clean(request, app):
             redis_client.client.flushdb()
         except Exception:
             pass
-    contest_svc.clear_pool_cache()  # also the attempt layout cache
+    cache.clear()  # every per-process cache (contests, pool, texts, layouts)
     board_svc._sql_cache.clear()
     board_svc._dirty.clear()
     board_svc._repair_backoff.clear()
@@ -210,6 +212,7 @@ def bank_rows(categories=("health", "safety", "science"), per_type=(6, 4, 4)):
                         answer,
                         f"{cat} 第{n}题 解析",
                         "测试来源",
+                        "",
                     ]
                 )
     return rows

@@ -22,7 +22,10 @@ HEADER = (
     "answer",
     "explanation",
     "source",
+    "group",
 )
+#: files without the optional trailing `group` column are read too
+REQUIRED_HEADER = HEADER[:-1]
 OPTION_COLUMNS = HEADER[5:11]
 LETTERS = "ABCDEF"
 REQUIRED = (
@@ -56,6 +59,8 @@ class BankRow:
     answer: str
     explanation: str
     source: str
+    #: exclusion group (ASCII label) or None
+    group: str | None = None
 
 
 @dataclass
@@ -140,8 +145,11 @@ def check_table(table: list[list[str]], categories: set[str]) -> list[BankRow]:
     header = [h.strip() for h in table[0]]
     while header and header[-1] == "":
         header.pop()
-    if tuple(header) != HEADER:
-        raise BankFileError([RowError(1, "表头应为：" + ",".join(HEADER))])
+    if tuple(header) not in (HEADER, REQUIRED_HEADER):
+        raise BankFileError(
+            [RowError(1, "表头应为：" + ",".join(HEADER) + "（最后的 group 列可省略）")]
+        )
+    width = len(header)
     if len(table) - 1 > MAX_ROWS:
         raise BankFileError([RowError(1, f"一次最多导入 {MAX_ROWS} 行")])
     rows: list[BankRow] = []
@@ -149,14 +157,15 @@ def check_table(table: list[list[str]], categories: set[str]) -> list[BankRow]:
     for line, raw in enumerate(table[1:], start=2):
         if not any(cell.strip() for cell in raw):
             continue  # blank line
-        extra = raw[len(HEADER) :]
+        extra = raw[width:]
         if any(c.strip() for c in extra):
-            errors.append(RowError(line, f"列数过多（应为 {len(HEADER)} 列）"))
+            errors.append(RowError(line, f"列数过多（应为 {width} 列）"))
+            continue
+        if len(raw) < width:
+            errors.append(RowError(line, f"列数不足（应为 {width} 列）"))
             continue
         cells = dict(zip(HEADER, (c.strip() for c in raw), strict=False))
-        if len(raw) < len(HEADER):
-            errors.append(RowError(line, f"列数不足（应为 {len(HEADER)} 列）"))
-            continue
+        cells.setdefault("group", "")
         row, problem = _check_row(line, cells, categories)
         if problem:
             errors.append(RowError(line, problem))
@@ -184,6 +193,13 @@ def _check_row(
         and ext_id.replace("-", "").replace("_", "").isalnum()
     ):
         return None, "id 只能由字母、数字、- 和 _ 组成（最多 64 个字符）"
+    group = c["group"]
+    if group and not (
+        group.isascii()
+        and len(group) <= 64
+        and group.replace("-", "").replace("_", "").isalnum()
+    ):
+        return None, "group 只能由字母、数字、- 和 _ 组成（最多 64 个字符）"
     if c["category"] not in categories:
         return None, f"分类 “{c['category']}” 不存在"
     qtype = c["type"]
@@ -227,6 +243,7 @@ def _check_row(
         answer=letters,
         explanation=c["explanation"],
         source=c["source"],
+        group=group or None,
     ), None
 
 

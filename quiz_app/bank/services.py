@@ -10,8 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ..caches import bump_content_epoch
 from ..extensions import db
-from ..models import Category, Question
+from ..models import Category, Question, QuestionRevision
 from .fileformat import (
     HEADER,
     LETTERS,
@@ -26,12 +27,22 @@ from .fileformat import (
 
 @dataclass
 class ImportResult:
-    created: int
-    updated: int
+    """What an import did, by question."""
+
+    created: int = 0
+    #: content changed: a new revision was added
+    revised: int = 0
+    #: only in-place fields changed (category, difficulty, source, group)
+    edited: int = 0
+    unchanged: int = 0
+
+    @property
+    def updated(self) -> int:
+        return self.revised + self.edited
 
     @property
     def total(self) -> int:
-        return self.created + self.updated
+        return self.created + self.revised + self.edited + self.unchanged
 
 
 def read_categories(data: bytes) -> list[tuple[str, str, str]]:
@@ -64,8 +75,51 @@ def category_codes() -> set[str]:
     return set(db.session.scalars(select(Category.code)))
 
 
-def import_rows(rows: list[BankRow], *, now: datetime) -> ImportResult:
-    """Upsert checked rows by their stable id (flush only); ids must be unique."""
+def _content(row: BankRow) -> tuple:
+    return (row.type, row.stem, list(row.options), row.answer, row.explanation)
+
+
+def _revision_content(rev: QuestionRevision) -> tuple:
+    return (rev.type, rev.stem, list(rev.options), rev.answer, rev.explanation)
+
+
+def add_revision(
+    question: Question, row: BankRow, *, now: datetime, actor_id: int | None
+) -> QuestionRevision:
+    """Append a revision with the row's content and make it current (flush
+    only). Attempts that drew an older revision keep it."""
+    number = (question.revision or 0) + 1
+    rev = QuestionRevision(
+        number=number,
+        type=row.type,
+        stem=row.stem,
+        options=list(row.options),
+        answer=row.answer,
+        explanation=row.explanation,
+        created_at=now,
+        created_by=actor_id,
+    )
+    if question.id is None:
+        db.session.add(question)
+        db.session.flush()
+    rev.question_id = question.id
+    db.session.add(rev)
+    question.revision = number
+    question.updated_at = now
+    db.session.flush()
+    db.session.expire(question, ["current"])
+    return rev
+
+
+def import_rows(
+    rows: list[BankRow], *, now: datetime, actor_id: int | None = None
+) -> ImportResult:
+    """Create or revise questions by their stable id (flush only).
+
+    A changed type, stem, options, key or explanation adds a revision; other
+    fields are edited in place; an identical row changes nothing. Ids must be
+    unique within the import. A retired question stays retired.
+    """
     seen: dict[str, int] = {}
     dupes = []
     for row in rows:
@@ -82,21 +136,47 @@ def import_rows(rows: list[BankRow], *, now: datetime) -> ImportResult:
             select(Question).where(Question.ext_id.in_(list(seen)))
         )
     }
-    created = updated = 0
+    result = ImportResult()
     for row in rows:
         q = existing.get(row.ext_id)
+        in_place = (row.category, row.difficulty, row.source, row.group)
         if q is None:
-            q = Question(ext_id=row.ext_id)
-            created += 1
+            q = Question(ext_id=row.ext_id, active=True, revision=0)
+            q.category_code, q.difficulty, q.source, q.group = in_place
+            add_revision(q, row, now=now, actor_id=actor_id)
+            result.created += 1
+            continue
+        content_changed = _content(row) != _revision_content(q.current)
+        fields_changed = in_place != (q.category_code, q.difficulty, q.source, q.group)
+        if fields_changed:
+            q.category_code, q.difficulty, q.source, q.group = in_place
+            q.updated_at = now
+        if content_changed:
+            add_revision(q, row, now=now, actor_id=actor_id)
+            result.revised += 1
+        elif fields_changed:
+            result.edited += 1
         else:
-            updated += 1
-        q.category_code, q.type, q.difficulty = row.category, row.type, row.difficulty
-        q.stem, q.options, q.answer = row.stem, row.options, row.answer
-        q.explanation, q.source = row.explanation, row.source
-        q.active, q.updated_at = True, now
-        db.session.add(q)
+            result.unchanged += 1
+    if result.created or result.revised or result.edited:
+        bump_content_epoch()
     db.session.flush()
-    return ImportResult(created, updated)
+    return result
+
+
+def set_active(ext_id: str, active: bool, *, now: datetime) -> Question:
+    """Retire (False) or restore (True) a question. Commits; every process
+    stops drawing a retired question within seconds; open attempts keep it.
+    Raises LookupError for an unknown id."""
+    question = db.session.scalar(select(Question).where(Question.ext_id == ext_id))
+    if question is None:
+        raise LookupError(ext_id)
+    if question.active != active:
+        question.active = active
+        question.updated_at = now
+        bump_content_epoch()
+    db.session.commit()
+    return question
 
 
 def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
@@ -159,6 +239,7 @@ def export_rows(questions: list[Question]) -> list[list[str]]:
                 answer,
                 q.explanation,
                 q.source,
+                q.group or "",
             ]
         )
     return out

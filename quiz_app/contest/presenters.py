@@ -39,10 +39,10 @@ def attempt_view(
 ) -> dict[str, Any]:
     """The attempt object of the API contract (times as aware datetimes)."""
     rows = rows if rows is not None else (attempt.fresh_rows or item_rows(attempt.id))
-    texts = question_texts([r.question_id for r in rows])
+    texts = question_texts([r.revision_id for r in rows])
     questions, answers, versions = [], {}, {}
     for row in rows:
-        text = texts[row.question_id]
+        text = texts[row.revision_id]
         questions.append(
             {
                 "position": row.position,
@@ -83,10 +83,10 @@ def result_view(attempt: Attempt, rows: list[ItemRow] | None = None) -> dict[str
             if fresh and fresh[0].is_correct is not None
             else item_rows(attempt.id)
         )
-    texts = question_texts([r.question_id for r in rows])
+    texts = question_texts([r.revision_id for r in rows])
     review = []
     for row in rows:
-        text = texts[row.question_id]
+        text = texts[row.revision_id]
         review.append(
             {
                 "position": row.position,

@@ -22,7 +22,7 @@ from .. import redis_keys as keys
 from ..clock import day_bounds, iso, local_day, utcnow
 from ..extensions import db, redis_client
 from ..models import Attempt, Contest, Region, User
-from .ranking import make_codec, member_id, public_name, user_id_of
+from .ranking import member_id, public_name, user_id_of
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,8 @@ def board_key(contest: Contest, scope: Scope) -> str:
 
 
 def _codec(contest: Contest):
-    return make_codec(
-        contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
-    )
+    """The contest's frozen codec: editing the window never re-reads a key."""
+    return contest.codec
 
 
 def _names_value(user: User) -> str:

@@ -11,7 +11,7 @@ import pytest
 from quiz_app.bank.fileformat import BankFileError
 from quiz_app.bank.services import import_file, sync_categories
 from quiz_app.extensions import db
-from quiz_app.models import Question
+from quiz_app.models import Question, QuestionRevision
 from tests.auth.test_views import csrf_from
 from tests.conftest import NOW, bank_rows, rows_to_csv
 
@@ -32,7 +32,8 @@ def test_valid_csv_imports_and_reimport_updates(cats):
     data = rows_to_csv(bank_rows())
     assert import_file(data, "b.csv", now=NOW).created == 42
     again = import_file(data, "b.csv", now=NOW)
-    assert (again.created, again.updated) == (0, 42)
+    # An identical file changes nothing: no new revision, nothing edited.
+    assert (again.created, again.revised, again.unchanged) == (0, 0, 42)
     assert count() == 42
 
 
@@ -166,6 +167,7 @@ def test_organizer_upload_and_export(client, api, make_user, app):
     assert r.headers["Content-Disposition"].startswith("attachment")
     exported = r.data
     with app.app_context():
+        db.session.query(QuestionRevision).delete()
         db.session.query(Question).delete()
         db.session.commit()
         assert import_file(exported, "export.csv", now=NOW).created == 42

@@ -49,10 +49,10 @@ def test_draw_follows_type_counts_without_repeats(setup):
     items = svc.attempt_items(attempt)
     assert len(items) == 10
     assert Counter(q.type for _, q in items) == {"single": 4, "multiple": 3, "judge": 3}
-    assert len({q.id for _, q in items}) == 10
+    assert len({a.question_id for a, _ in items}) == 10
     assert [a.position for a, _ in items] == list(range(1, 11))
     # Spread over the three categories: none gets more than 4 of 10.
-    assert max(Counter(q.category_code for _, q in items).values()) <= 4
+    assert max(Counter(a.question.category_code for a, _ in items).values()) <= 4
 
 
 def test_option_order_shuffled_but_judge_fixed(setup):

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from quiz_app.extensions import db
-from quiz_app.models import Attempt, AttemptAnswer, Question
+from quiz_app.models import Attempt, AttemptAnswer, QuestionRevision
 from tests.conftest import TEST_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,10 +178,10 @@ def recount(app, attempt_id: int) -> tuple[int, int]:
         correct = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(AttemptAnswer)
-            .join(Question, Question.id == AttemptAnswer.question_id)
+            .join(QuestionRevision, QuestionRevision.id == AttemptAnswer.revision_id)
             .where(
                 AttemptAnswer.attempt_id == attempt_id,
-                AttemptAnswer.choices == Question.answer,
+                AttemptAnswer.choices == QuestionRevision.answer,
             )
         )
         score, finished = attempt.score, attempt.finished_at

@@ -17,7 +17,7 @@ from quiz_app.clock import local_day
 from quiz_app.contest import services as svc
 from quiz_app.extensions import db, redis_client
 from quiz_app.leaderboard import services as boards
-from quiz_app.leaderboard.ranking import make_codec, member_id, user_id_of
+from quiz_app.leaderboard.ranking import member_id, user_id_of
 from quiz_app.models import Attempt, Contest, User
 from tests.conftest import NOW
 
@@ -25,9 +25,7 @@ REGIONS = ["lunan", "lubei", "qianan"]
 
 
 def codec_of(contest):
-    return make_codec(
-        contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
-    )
+    return contest.codec
 
 
 def add_finished(contest, user_id, score, duration_ms, finished_at):

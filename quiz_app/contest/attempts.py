@@ -1,0 +1,245 @@
+"""Attempt lifecycle: start (draw), look up, score and finish (submit, expiry,
+sweeper).
+
+Every public function takes `now` (read once per request by the caller),
+commits once, and touches Redis only after the commit (through the boards).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..clock import day_bounds, local_day
+from ..extensions import db
+from ..leaderboard import services as boards
+from ..models import Attempt, AttemptAnswer, Contest, QuestionRevision, User
+from .contests import contest_by_id
+from .drawing import draw_questions, question_pool
+from .errors import AttemptClosed, ContestNotOpen, DailyLimitReached, NotFound
+from .queries import ITEM_COLUMNS, ItemRow, item_rows, open_attempt
+
+
+def start_attempt(
+    user: User,
+    contest: Contest,
+    *,
+    now: datetime,
+    grace_s: int,
+    rng: random.Random | None = None,
+) -> tuple[Attempt, bool]:
+    """Start an attempt, or return the open one. Returns (attempt, created).
+
+    Raises ContestNotOpen, DailyLimitReached, BankTooSmall. The partial unique
+    index on open attempts makes parallel starts yield one attempt. Each item
+    records the revision it drew, so later edits never change this attempt.
+    """
+    # One query: the open attempt (if any) and today's count.
+    day_start, day_end = day_bounds(local_day(now, contest.timezone), contest.timezone)
+    open_id, today = db.session.execute(
+        select(
+            func.max(Attempt.id).filter(Attempt.finished_at.is_(None)),
+            func.count(Attempt.id).filter(
+                Attempt.started_at >= day_start, Attempt.started_at < day_end
+            ),
+        ).where(Attempt.user_id == user.id, Attempt.contest_id == contest.id)
+    ).one()
+    if open_id is not None:
+        existing = db.session.get(Attempt, open_id)
+        if now <= existing.deadline_at + timedelta(seconds=grace_s):
+            return existing, False
+        expire_if_due(lock_attempt(existing.id, user), now=now, grace_s=grace_s)
+    if contest.status(now) != "open":
+        raise ContestNotOpen()
+    if today >= contest.attempts_per_day:
+        raise DailyLimitReached()
+    rng = rng or random.Random(secrets.randbits(64))
+    drawn = draw_questions(contest, question_pool(), rng)
+    deadline = min(now + timedelta(seconds=contest.time_limit_s), contest.ends_at)
+    attempt = Attempt(
+        user_id=user.id, contest_id=contest.id, started_at=now, deadline_at=deadline
+    )
+    db.session.add(attempt)
+    try:
+        db.session.flush()
+        # Core bulk insert: one multi-row statement, no ORM objects.
+        db.session.execute(
+            insert(AttemptAnswer),
+            [
+                {
+                    "attempt_id": attempt.id,
+                    "position": pos,
+                    "question_id": item.id,
+                    "revision_id": item.revision_id,
+                    "option_order": order,
+                    "version": 0,
+                }
+                for pos, (item, order) in enumerate(drawn, start=1)
+            ],
+        )
+        db.session.commit()
+        # The freshly drawn items, so the response needs no query to read them.
+        attempt.fresh_rows = [
+            ItemRow(0, pos, item.id, item.revision_id, order, None, 0, None, "")
+            for pos, (item, order) in enumerate(drawn, start=1)
+        ]
+    except IntegrityError:
+        # Another request started one first: return that one.
+        db.session.rollback()
+        existing = open_attempt(user, contest)
+        if existing is None:
+            raise
+        return existing, False
+    return attempt, True
+
+
+def lock_attempt(attempt_id: int, user: User) -> Attempt:
+    """Load and lock the attempt row for this request (FOR UPDATE on PostgreSQL;
+    SQLite transactions already hold the write lock)."""
+    attempt = db.session.scalars(
+        select(Attempt)
+        .where(Attempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if attempt is None or attempt.user_id != user.id:
+        raise NotFound()
+    return attempt
+
+
+def get_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> Attempt:
+    """The citizen's own attempt, expired first if its time ran out; else NotFound."""
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != user.id:
+        raise NotFound()
+    if attempt.finished_at is None and now > attempt.deadline_at + timedelta(
+        seconds=grace_s
+    ):
+        attempt = lock_attempt(attempt_id, user)
+        expire_if_due(attempt, now=now, grace_s=grace_s)
+    return attempt
+
+
+def mark_items(attempt_id: int) -> list[ItemRow]:
+    """Mark every item of the attempt right or wrong against the key of the
+    revision it drew (flush only); returns the items in display order."""
+    mark = (
+        update(AttemptAnswer)
+        .where(
+            AttemptAnswer.attempt_id == attempt_id,
+            QuestionRevision.id == AttemptAnswer.revision_id,
+        )
+        .values(
+            is_correct=AttemptAnswer.choices.is_not_distinct_from(
+                QuestionRevision.answer
+            )
+        )
+    )
+    if db.engine.dialect.name == "postgresql":
+        # One round trip: RETURNING may name the joined revision there.
+        return sorted(
+            (ItemRow(*r) for r in db.session.execute(mark.returning(*ITEM_COLUMNS))),
+            key=lambda r: r.position,
+        )
+    # SQLite's RETURNING cannot name the FROM table: read back separately.
+    db.session.execute(mark)
+    return item_rows(attempt_id)
+
+
+def apply_score(attempt: Attempt, contest: Contest, rows: list[ItemRow]) -> None:
+    """Set score, correct count and rank key of a finished attempt from its
+    marked items (no flush)."""
+    correct = sum(1 for r in rows if r.is_correct)
+    attempt.correct_count = correct
+    attempt.score = correct * contest.points_per_question
+    attempt.rank_key = contest.codec.encode(
+        attempt.score, attempt.duration_ms, attempt.finished_at
+    )
+
+
+def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
+    """Score the locked attempt from its stored answers and mark it finished (flush)."""
+    contest = contest_by_id(attempt.contest_id)
+    rows = mark_items(attempt.id)
+    attempt.fresh_rows = rows  # the result needs no second query
+    duration = min(finished_at, attempt.deadline_at) - attempt.started_at
+    attempt.finished_at = finished_at
+    attempt.finish_kind = kind
+    attempt.duration_ms = max(int(duration.total_seconds() * 1000), 0)
+    apply_score(attempt, contest, rows)
+    db.session.flush()
+
+
+def expire_if_due(attempt: Attempt, *, now: datetime, grace_s: int) -> bool:
+    """Finish an open attempt whose deadline (+ submit grace) passed, with the
+    answers saved before the deadline and finished_at = deadline. Commits and
+    updates the boards; returns True if the attempt is (now) finished."""
+    if attempt.finished_at is not None:
+        return True
+    if now <= attempt.deadline_at + timedelta(seconds=grace_s):
+        return False
+    _finish(attempt, finished_at=attempt.deadline_at, kind="expired")
+    db.session.commit()
+    boards.record_finished(attempt)
+    return True
+
+
+def submit_attempt(
+    attempt_id: int, user: User, *, now: datetime, grace_s: int
+) -> Attempt:
+    """Finish and score the attempt exactly once; a repeat returns the same attempt.
+
+    Within the grace after the deadline the submit is accepted with the answers
+    saved before the deadline. Later, the attempt is expired (finished at its
+    deadline) and AttemptClosed is raised.
+    """
+    attempt = lock_attempt(attempt_id, user)
+    if attempt.finished_at is not None:
+        db.session.rollback()
+        if attempt.finish_kind == "expired":
+            raise AttemptClosed("答题时间已到，系统已按截止前保存的答案自动交卷")
+        return attempt
+    if expire_if_due(attempt, now=now, grace_s=grace_s):
+        raise AttemptClosed("答题时间已到，系统已按截止前保存的答案自动交卷")
+    _finish(attempt, finished_at=now, kind="submitted")
+    db.session.commit()
+    boards.record_finished(attempt, contest_by_id(attempt.contest_id), user)
+    return attempt
+
+
+def sweep_expired(*, now: datetime, grace_s: int, batch: int = 500) -> int:
+    """Finish every abandoned attempt past deadline + grace (idempotent); count."""
+    cutoff = now - timedelta(seconds=grace_s)
+    done = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(Attempt.id)
+                .where(Attempt.finished_at.is_(None), Attempt.deadline_at < cutoff)
+                .order_by(Attempt.id)
+                .limit(batch)
+            )
+        )
+        db.session.rollback()
+        if not ids:
+            return done
+        progress = 0
+        for attempt_id in ids:
+            # SKIP LOCKED: a row another request or sweeper holds is theirs.
+            attempt = db.session.scalars(
+                select(Attempt)
+                .where(Attempt.id == attempt_id)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).first()
+            if attempt is not None and attempt.finished_at is None:
+                expire_if_due(attempt, now=now, grace_s=grace_s)
+                progress += 1
+            db.session.rollback()
+        done += progress
+        if len(ids) < batch or progress == 0:
+            return done
