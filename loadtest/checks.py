@@ -21,7 +21,7 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
     from quiz_app.extensions import db, redis_client
     from quiz_app.leaderboard import services as boards
     from quiz_app.leaderboard.ranking import member_id, user_id_of
-    from quiz_app.models import Attempt, AttemptAnswer, Contest, Question
+    from quiz_app.models import Attempt, AttemptAnswer, Contest, QuestionRevision
 
     failures: list[str] = []
     app = create_app()
@@ -81,11 +81,13 @@ def check_invariants(env: dict[str, str], report: Path, contest_id: int) -> list
                 Attempt.id,
                 Attempt.score,
                 sa.func.sum(
-                    sa.case((AttemptAnswer.choices == Question.answer, 1), else_=0)
+                    sa.case(
+                        (AttemptAnswer.choices == QuestionRevision.answer, 1), else_=0
+                    )
                 ),
             )
             .join(AttemptAnswer, AttemptAnswer.attempt_id == Attempt.id)
-            .join(Question, Question.id == AttemptAnswer.question_id)
+            .join(QuestionRevision, QuestionRevision.id == AttemptAnswer.revision_id)
             .where(Attempt.finished_at.is_not(None), Attempt.contest_id == contest_id)
             .group_by(Attempt.id, Attempt.score)
         ).all()

@@ -54,7 +54,6 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
     from quiz_app.auth.services import create_user
     from quiz_app.contest.services import create_contest
     from quiz_app.extensions import db
-    from quiz_app.leaderboard.ranking import make_codec
 
     app = create_app()
     now = datetime.now(UTC)
@@ -112,12 +111,7 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
                     )
             raw.commit()
             if args.history:
-                codec = make_codec(
-                    contest.max_score,
-                    contest.time_limit_s,
-                    contest.starts_at,
-                    contest.ends_at,
-                )
+                codec = contest.codec
                 cur.execute(
                     'SELECT id FROM "user" WHERE phone >= %s ORDER BY id',
                     (phones[args.accounts],),
