@@ -105,11 +105,13 @@ def register(app: Flask) -> None:
         show_default=True,
     )
     def setup_command(bank_dir: Path) -> None:
-        """Load regions, the question bank and the 2023 contest (idempotent)."""
+        """Load regions, the starter bank's new questions and the 2023 contest
+        (idempotent; questions already in the bank are never overwritten: edits
+        go through `flask bank import` or the organizer pages)."""
         now = utcnow()
         click.echo(f"regions: {sync_regions()}")
         try:
-            result = import_directory(bank_dir, now=now)
+            result = import_directory(bank_dir, now=now, only_new=True)
         except BankFileError as exc:
             raise click.ClickException(f"question bank rejected: {exc}")
         clear_pool_cache()

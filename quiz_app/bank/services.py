@@ -112,13 +112,19 @@ def add_revision(
 
 
 def import_rows(
-    rows: list[BankRow], *, now: datetime, actor_id: int | None = None
+    rows: list[BankRow],
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    only_new: bool = False,
 ) -> ImportResult:
     """Create or revise questions by their stable id (flush only).
 
     A changed type, stem, options, key or explanation adds a revision; other
     fields are edited in place; an identical row changes nothing. Ids must be
-    unique within the import. A retired question stays retired.
+    unique within the import. A retired question stays retired. With
+    `only_new`, ids already in the bank are left as they are (counted as
+    unchanged): `flask setup` must never undo an organizer's edit.
     """
     seen: dict[str, int] = {}
     dupes = []
@@ -139,6 +145,9 @@ def import_rows(
     result = ImportResult()
     for row in rows:
         q = existing.get(row.ext_id)
+        if q is not None and only_new:
+            result.unchanged += 1
+            continue
         in_place = (row.category, row.difficulty, row.source, row.group)
         if q is None:
             q = Question(ext_id=row.ext_id, active=True, revision=0)
@@ -191,8 +200,11 @@ def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
     return result
 
 
-def import_directory(path: Path, *, now: datetime) -> ImportResult:
-    """Import categories.csv and every other *.csv of a folder, all or nothing."""
+def import_directory(
+    path: Path, *, now: datetime, only_new: bool = False
+) -> ImportResult:
+    """Import categories.csv and every other *.csv of a folder, all or nothing
+    (`only_new`: see import_rows)."""
     cat_file = path / "categories.csv"
     if not cat_file.exists():
         raise BankFileError([RowError(1, "缺少 categories.csv")], str(path))
@@ -210,7 +222,7 @@ def import_directory(path: Path, *, now: datetime) -> ImportResult:
             except BankFileError as exc:
                 exc.filename = file.name
                 raise
-        result = import_rows(rows, now=now)
+        result = import_rows(rows, now=now, only_new=only_new)
     except BankFileError:
         db.session.rollback()
         raise

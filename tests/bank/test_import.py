@@ -7,6 +7,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from quiz_app.bank.fileformat import BankFileError
 from quiz_app.bank.services import import_file, sync_categories
@@ -192,3 +193,30 @@ def test_upload_without_csrf_and_too_large(client, api, make_user, app):
         assert r.status_code == 413
     finally:
         app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
+
+
+def test_setup_adds_new_starter_questions_but_never_undoes_an_edit(
+    app, tmp_path, cats
+):
+    """`flask setup` runs at every start of bin/serve: an organizer's revision of
+    a starter question must survive it, while new starter ids still load."""
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    (bank / "categories.csv").write_text(
+        "code,name,description\nhealth,卫生健康,\nsafety,安全,\nscience,科学,\n",
+        encoding="utf-8",
+    )
+    rows = bank_rows()
+    (bank / "q.csv").write_bytes(rows_to_csv(rows[:5]))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup", "--bank", str(bank)]).exit_code == 0
+    edited = [list(r) for r in rows[:5]]
+    edited[1][4] = "组织者修改后的题干"
+    import_file(rows_to_csv(edited), "fix.csv", now=NOW)
+    (bank / "q.csv").write_bytes(rows_to_csv(rows[:8]))  # three new starter rows
+    result = runner.invoke(args=["setup", "--bank", str(bank)])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert count() == 7
+    q = db.session.scalar(select(Question).where(Question.ext_id == rows[1][0]))
+    assert q.stem == "组织者修改后的题干" and q.revision == 2
