@@ -30,5 +30,6 @@ def import_command(path: Path) -> None:
         raise SystemExit(1)
     click.echo(
         f"imported {result.total} questions "
-        f"({result.created} new, {result.updated} updated)"
+        f"({result.created} new, {result.revised} new revisions, "
+        f"{result.edited} edited in place, {result.unchanged} unchanged)"
     )

@@ -83,7 +83,11 @@ def import_upload():
         obj=upload.filename,
         now=now,
     )
-    flash(f"导入成功：新增 {result.created} 题，更新 {result.updated} 题", "success")
+    flash(
+        f"导入成功：新增 {result.created} 题，修订（新版本）{result.revised} 题，"
+        f"仅改分类/难度/出处/分组 {result.edited} 题，未变 {result.unchanged} 题",
+        "success",
+    )
     return redirect(url_for("bank.questions")), 303
 
 
