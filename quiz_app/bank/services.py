@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ..db import begin_write, end_transaction
 from ..extensions import db
 from ..models import Category, Question
 from .fileformat import (
@@ -100,9 +101,18 @@ def import_rows(rows: list[BankRow], *, now: datetime) -> ImportResult:
 
 
 def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
-    """Import one CSV/XLSX: every row or none. Commits; raises BankFileError."""
+    """Import one CSV/XLSX: every row or none. Commits; raises BankFileError.
+
+    The file is parsed and checked with no transaction open: a large or
+    hostile upload may take seconds to parse, and on SQLite a transaction that
+    spans it would keep every other writer (answer saves, logins) waiting.
+    """
+    codes = category_codes()
+    end_transaction()
     try:
-        rows = check_table(read_table(data, filename), category_codes())
+        rows = check_table(read_table(data, filename), codes)
+        begin_write()
+        _check_categories_remain(rows)
         result = import_rows(rows, now=now)
     except BankFileError:
         db.session.rollback()
@@ -111,25 +121,41 @@ def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
     return result
 
 
+def _check_categories_remain(rows: list[BankRow]) -> None:
+    """The rows were checked against categories read before the parse; one
+    that is gone by the write is a row error, not a foreign-key failure."""
+    gone = {row.category for row in rows} - category_codes()
+    if gone:
+        raise BankFileError(
+            [
+                RowError(row.line, f"分类 “{row.category}” 不存在")
+                for row in rows
+                if row.category in gone
+            ]
+        )
+
+
 def import_directory(path: Path, *, now: datetime) -> ImportResult:
-    """Import categories.csv and every other *.csv of a folder, all or nothing."""
+    """Import categories.csv and every other *.csv of a folder, all or nothing
+    (parsed before the write transaction, like import_file)."""
     cat_file = path / "categories.csv"
     if not cat_file.exists():
         raise BankFileError([RowError(1, "缺少 categories.csv")], str(path))
+    categories = read_categories(cat_file.read_bytes())
+    codes = category_codes() | {code for code, _, _ in categories}
+    end_transaction()
+    rows: list[BankRow] = []
+    for file in sorted(path.glob("*.csv")):
+        if file.name == "categories.csv":
+            continue
+        try:
+            rows.extend(check_table(read_table(file.read_bytes(), file.name), codes))
+        except BankFileError as exc:
+            exc.filename = file.name
+            raise
     try:
-        sync_categories(read_categories(cat_file.read_bytes()))
-        codes = category_codes()
-        rows: list[BankRow] = []
-        for file in sorted(path.glob("*.csv")):
-            if file.name == "categories.csv":
-                continue
-            try:
-                rows.extend(
-                    check_table(read_table(file.read_bytes(), file.name), codes)
-                )
-            except BankFileError as exc:
-                exc.filename = file.name
-                raise
+        begin_write()
+        sync_categories(categories)
         result = import_rows(rows, now=now)
     except BankFileError:
         db.session.rollback()

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import day_bounds, local_day
+from ..db import begin_write
 from ..extensions import db
 from ..leaderboard import services as boards
 from ..leaderboard.ranking import make_codec
@@ -410,6 +411,7 @@ def get_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> 
     if attempt.finished_at is None and now > attempt.deadline_at + timedelta(
         seconds=grace_s
     ):
+        begin_write()  # a GET reads deferred; the expiry below writes
         attempt = _lock_attempt(attempt_id, user)
         expire_if_due(attempt, now=now, grace_s=grace_s)
     return attempt
