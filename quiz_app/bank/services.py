@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ..db import begin_write, end_transaction
+from ..exports import csv_bytes, xlsx_bytes
 from ..extensions import db
 from ..models import Category, Question
 from .fileformat import (
@@ -164,9 +163,10 @@ def import_directory(path: Path, *, now: datetime) -> ImportResult:
     return result
 
 
-def export_rows(questions: list[Question]) -> list[list[str]]:
-    """Questions as rows of the bank format (header first)."""
-    out = [list(HEADER)]
+def export_rows(questions: list[Question]) -> list[list[str | int]]:
+    """Questions as rows of the bank format (header first), unneutralised:
+    the writers below neutralise every cell, and the importer undoes it."""
+    out: list[list[str | int]] = [list(HEADER)]
     for q in questions:
         if q.type == "judge":
             opts = [""] * 6
@@ -179,7 +179,7 @@ def export_rows(questions: list[Question]) -> list[list[str]]:
                 q.ext_id,
                 q.category_code,
                 q.type,
-                str(q.difficulty),
+                q.difficulty,
                 q.stem,
                 *opts,
                 answer,
@@ -191,10 +191,13 @@ def export_rows(questions: list[Question]) -> list[list[str]]:
 
 
 def export_csv(questions: list[Question]) -> bytes:
-    """UTF-8 (with BOM, so Excel opens it right) CSV of the given questions."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(export_rows(questions))
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """The bank file format as CSV (UTF-8 with BOM), formula cells neutralised."""
+    return csv_bytes(export_rows(questions))
+
+
+def export_xlsx(questions: list[Question]) -> bytes:
+    """The bank file format as XLSX, formula cells neutralised."""
+    return xlsx_bytes(export_rows(questions), sheet="题库")
 
 
 __all__ = [
@@ -203,6 +206,7 @@ __all__ = [
     "import_file",
     "import_directory",
     "export_csv",
+    "export_xlsx",
     "export_rows",
     "sync_categories",
     "read_categories",
