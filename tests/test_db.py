@@ -205,3 +205,25 @@ def test_reads_take_no_write_lock_but_unsafe_methods_do(app, monkeypatch):
             db.session.scalar(sa.select(sa.func.count(User.id)))
             assert in_write_transaction() is expected, method
             db.session.rollback()
+
+
+@sqlite_only
+def test_a_write_that_would_upgrade_a_read_transaction_is_flagged(app, make_user):
+    """A GET path that writes without begin_write() is caught in tests (the
+    warning is an error under pytest.ini), not under load in production."""
+    from quiz_app.db import DeferredWriteWarning, begin_write
+
+    user = make_user()
+    with app.test_request_context("/", method="GET"):
+        app.preprocess_request()
+        db.session.get(User, user.id).name = "王五"
+        with pytest.warns(DeferredWriteWarning):
+            db.session.commit()
+    with app.test_request_context("/", method="GET"):
+        app.preprocess_request()
+        me = db.session.get(User, user.id)
+        begin_write()
+        me.name = "赵六"
+        db.session.commit()  # no warning: the transaction began IMMEDIATE
+    with app.app_context():
+        assert db.session.get(User, user.id).name == "赵六"
