@@ -40,12 +40,11 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests (real concurrency) are deselected on SQLite."""
-    if BACKEND == "postgresql":
-        return
+    """Tests about one backend's own behaviour are deselected on the other."""
+    other = "sqlite_only" if BACKEND == "postgresql" else "postgres_only"
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("postgres_only") else keep).append(item)
+        (drop if item.get_closest_marker(other) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

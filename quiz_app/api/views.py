@@ -8,12 +8,12 @@ from flask import current_app, jsonify, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
-from .. import api_error
 from ..auth import services as accounts
 from ..auth.limits import answer_limit, login_limits, register_limits
 from ..clock import utcnow
 from ..contest import services as svc
 from ..contest.presenters import attempt_view, result_view
+from ..errors import api_error
 from ..extensions import db
 from ..leaderboard import services as boards
 from ..models import Contest

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
+from ..db import begin_write
 from ..extensions import db
 from ..models import ROLES, AuditEvent, Region, User
 
@@ -252,6 +253,7 @@ def audit(
     now: datetime,
 ) -> None:
     """Append an audit event (commits). Control characters are stripped."""
+    begin_write()  # audited GETs (exports) read deferred until here
 
     def clean(v: str | None) -> str | None:
         return None if v is None else "".join(ch for ch in v if ch.isprintable())[:200]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
+
+from ..exports import FORMULA_STARTS, unneutralise
 
 HEADER = (
     "id",
@@ -130,11 +133,23 @@ def read_xlsx_table(data: bytes) -> list[list[str]]:
         wb.close()
 
 
+# A leading minus that starts a number ("-273.15℃", "-5") is ordinary text in
+# a science bank; any other start that a spreadsheet would run as a formula is
+# refused. Exports neutralise every one of them, minus included, with a
+# leading ' that the import removes again (quiz_app/exports.py), so an
+# exported bank re-imports unchanged, and an organizer who really means a text
+# like "=" writes it as "'=".
+_NEGATIVE_NUMBER = re.compile(r"-\.?\d")
+
+
 def _cell_problems(value: str) -> str | None:
     if len(value) > MAX_CELL:
         return f"内容超过 {MAX_CELL} 字"
-    if value[:1] in ("=", "+", "@") or value[:1] in ("\t", "\r"):
-        return "内容不能以 = + @ 或制表符开头（可能是公式）"
+    if value.startswith(FORMULA_STARTS) and not _NEGATIVE_NUMBER.match(value):
+        return (
+            "内容不能以 = + - @ 或制表符开头（可能是公式）；"
+            "如确需以这些字符开头，请在前面加英文单引号 '"
+        )
     return None
 
 
@@ -161,6 +176,8 @@ def check_table(table: list[list[str]], categories: set[str]) -> list[BankRow]:
         if any(c.strip() for c in extra):
             errors.append(RowError(line, f"列数过多（应为 {width} 列）"))
             continue
+        if width == len(HEADER) and len(raw) == width - 1:
+            raw = [*raw, ""]  # the optional group cell left off (XLSX drops it)
         if len(raw) < width:
             errors.append(RowError(line, f"列数不足（应为 {width} 列）"))
             continue
@@ -186,6 +203,7 @@ def _check_row(
         problem = _cell_problems(c[col])
         if problem:
             return None, f"“{col}” {problem}"
+    c = {col: unneutralise(value) for col, value in c.items()}
     ext_id = c["id"]
     if not (
         ext_id.isascii()

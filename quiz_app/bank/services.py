@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ..caches import bump_content_epoch
+from ..db import begin_write, end_transaction
+from ..exports import csv_bytes, xlsx_bytes
 from ..extensions import db
 from ..models import Category, Question, QuestionRevision
 from .fileformat import (
@@ -189,9 +189,18 @@ def set_active(ext_id: str, active: bool, *, now: datetime) -> Question:
 
 
 def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
-    """Import one CSV/XLSX: every row or none. Commits; raises BankFileError."""
+    """Import one CSV/XLSX: every row or none. Commits; raises BankFileError.
+
+    The file is parsed and checked with no transaction open: a large or
+    hostile upload may take seconds to parse, and on SQLite a transaction that
+    spans it would keep every other writer (answer saves, logins) waiting.
+    """
+    codes = category_codes()
+    end_transaction()
     try:
-        rows = check_table(read_table(data, filename), category_codes())
+        rows = check_table(read_table(data, filename), codes)
+        begin_write()
+        _check_categories_remain(rows)
         result = import_rows(rows, now=now)
     except BankFileError:
         db.session.rollback()
@@ -200,28 +209,44 @@ def import_file(data: bytes, filename: str, *, now: datetime) -> ImportResult:
     return result
 
 
+def _check_categories_remain(rows: list[BankRow]) -> None:
+    """The rows were checked against categories read before the parse; one
+    that is gone by the write is a row error, not a foreign-key failure."""
+    gone = {row.category for row in rows} - category_codes()
+    if gone:
+        raise BankFileError(
+            [
+                RowError(row.line, f"分类 “{row.category}” 不存在")
+                for row in rows
+                if row.category in gone
+            ]
+        )
+
+
 def import_directory(
     path: Path, *, now: datetime, only_new: bool = False
 ) -> ImportResult:
     """Import categories.csv and every other *.csv of a folder, all or nothing
-    (`only_new`: see import_rows)."""
+    (parsed before the write transaction, like import_file; `only_new`: see
+    import_rows)."""
     cat_file = path / "categories.csv"
     if not cat_file.exists():
         raise BankFileError([RowError(1, "缺少 categories.csv")], str(path))
+    categories = read_categories(cat_file.read_bytes())
+    codes = category_codes() | {code for code, _, _ in categories}
+    end_transaction()
+    rows: list[BankRow] = []
+    for file in sorted(path.glob("*.csv")):
+        if file.name == "categories.csv":
+            continue
+        try:
+            rows.extend(check_table(read_table(file.read_bytes(), file.name), codes))
+        except BankFileError as exc:
+            exc.filename = file.name
+            raise
     try:
-        sync_categories(read_categories(cat_file.read_bytes()))
-        codes = category_codes()
-        rows: list[BankRow] = []
-        for file in sorted(path.glob("*.csv")):
-            if file.name == "categories.csv":
-                continue
-            try:
-                rows.extend(
-                    check_table(read_table(file.read_bytes(), file.name), codes)
-                )
-            except BankFileError as exc:
-                exc.filename = file.name
-                raise
+        begin_write()
+        sync_categories(categories)
         result = import_rows(rows, now=now, only_new=only_new)
     except BankFileError:
         db.session.rollback()
@@ -230,9 +255,10 @@ def import_directory(
     return result
 
 
-def export_rows(questions: list[Question]) -> list[list[str]]:
-    """Questions as rows of the bank format (header first)."""
-    out = [list(HEADER)]
+def export_rows(questions: list[Question]) -> list[list[str | int]]:
+    """Questions as rows of the bank format (header first), unneutralised:
+    the writers below neutralise every cell, and the importer undoes it."""
+    out: list[list[str | int]] = [list(HEADER)]
     for q in questions:
         if q.type == "judge":
             opts = [""] * 6
@@ -245,7 +271,7 @@ def export_rows(questions: list[Question]) -> list[list[str]]:
                 q.ext_id,
                 q.category_code,
                 q.type,
-                str(q.difficulty),
+                q.difficulty,
                 q.stem,
                 *opts,
                 answer,
@@ -258,10 +284,13 @@ def export_rows(questions: list[Question]) -> list[list[str]]:
 
 
 def export_csv(questions: list[Question]) -> bytes:
-    """UTF-8 (with BOM, so Excel opens it right) CSV of the given questions."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(export_rows(questions))
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """The bank file format as CSV (UTF-8 with BOM), formula cells neutralised."""
+    return csv_bytes(export_rows(questions))
+
+
+def export_xlsx(questions: list[Question]) -> bytes:
+    """The bank file format as XLSX, formula cells neutralised."""
+    return xlsx_bytes(export_rows(questions), sheet="题库")
 
 
 __all__ = [
@@ -270,6 +299,7 @@ __all__ = [
     "import_file",
     "import_directory",
     "export_csv",
+    "export_xlsx",
     "export_rows",
     "sync_categories",
     "read_categories",

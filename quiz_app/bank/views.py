@@ -10,11 +10,12 @@ from ..auth.decorators import roles_required
 from ..auth.services import audit
 from ..clock import utcnow
 from ..contest.services import clear_pool_cache
+from ..exports import CSV_TYPE, XLSX_TYPE
 from ..extensions import db
 from ..models import Category, Question
 from . import bp
 from .fileformat import BankFileError
-from .services import export_csv, import_file
+from .services import export_csv, export_xlsx, import_file
 
 PAGE = 50
 
@@ -91,19 +92,25 @@ def import_upload():
     return redirect(url_for("bank.questions")), 303
 
 
-@bp.get("/admin/questions/export.csv")
+@bp.get("/admin/questions/export.csv", defaults={"fmt": "csv"}, endpoint="export")
+@bp.get("/admin/questions/export.xlsx", defaults={"fmt": "xlsx"}, endpoint="export")
 @roles_required("organizer", "admin")
-def export():
+def export(fmt: str):
     items = list(db.session.scalars(select(Question).order_by(Question.ext_id)))
     audit(
         "bank_export",
         outcome="ok",
         actor=current_user,
         ip=request.remote_addr,
+        obj=fmt,
         now=utcnow(),
     )
+    if fmt == "xlsx":
+        body, mimetype = export_xlsx(items), XLSX_TYPE
+    else:
+        body, mimetype = export_csv(items), CSV_TYPE
     return Response(
-        export_csv(items),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=question_bank.csv"},
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename=question_bank.{fmt}"},
     )

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import day_bounds, local_day
+from ..db import begin_write
 from ..extensions import db
 from ..leaderboard import services as boards
 from ..models import Attempt, AttemptAnswer, Contest, QuestionRevision, User
@@ -119,6 +120,7 @@ def get_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> 
     if attempt.finished_at is None and now > attempt.deadline_at + timedelta(
         seconds=grace_s
     ):
+        begin_write()  # a GET reads deferred on SQLite; the expiry below writes
         attempt = lock_attempt(attempt_id, user)
         expire_if_due(attempt, now=now, grace_s=grace_s)
     return attempt

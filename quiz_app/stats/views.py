@@ -1,9 +1,6 @@
-"""Staff pages: participation by region (scoped), CSV export."""
+"""Staff pages: participation by region (scoped), CSV/XLSX export."""
 
 from __future__ import annotations
-
-import csv
-import io
 
 from flask import Response, render_template, request
 from flask_login import current_user
@@ -12,6 +9,7 @@ from ..auth.decorators import roles_required
 from ..auth.services import audit
 from ..clock import utcnow
 from ..contest.services import current_contest
+from ..exports import CSV_TYPE, XLSX_TYPE, csv_bytes, xlsx_bytes
 from . import bp
 from .services import region_stats
 
@@ -26,19 +24,6 @@ COLUMNS = [
 ]
 
 
-def safe_cell(value) -> str:
-    """Spreadsheet-safe text (OWASP CSV injection): numbers we computed pass as
-    numbers; text starting with = + - @ TAB, CR or LF gets a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
-        return "'" + text
-    return text
-
-
 @bp.get("/staff/")
 @roles_required("staff", "admin")
 def dashboard():
@@ -49,25 +34,28 @@ def dashboard():
     )
 
 
-@bp.get("/staff/regions.csv")
+@bp.get("/staff/regions.csv", defaults={"fmt": "csv"}, endpoint="export")
+@bp.get("/staff/regions.xlsx", defaults={"fmt": "xlsx"}, endpoint="export")
 @roles_required("staff", "admin")
-def export():
+def export(fmt: str):
     contest = current_contest(utcnow())
     rows = region_stats(contest, current_user) if contest else []
-    buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL)
-    writer.writerow([label for _, label in COLUMNS])
-    for row in rows:
-        writer.writerow([safe_cell(row[key]) for key, _ in COLUMNS])
+    table = [[label for _, label in COLUMNS]]
+    table += [[row[key] for key, _ in COLUMNS] for row in rows]
     audit(
         "stats_export",
         outcome="ok",
         actor=current_user,
         ip=request.remote_addr,
+        obj=fmt,
         now=utcnow(),
     )
+    if fmt == "xlsx":
+        body, mimetype = xlsx_bytes(table, sheet="区县参与情况"), XLSX_TYPE
+    else:
+        body, mimetype = csv_bytes(table), CSV_TYPE
     return Response(
-        "\ufeff" + buf.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=regions.csv"},
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename=regions.{fmt}"},
     )

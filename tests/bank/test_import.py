@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
-from quiz_app.bank.fileformat import BankFileError
-from quiz_app.bank.services import import_file, sync_categories
+from quiz_app.bank.fileformat import BankFileError, check_table, read_table
+from quiz_app.bank.services import (
+    category_codes,
+    export_csv,
+    export_xlsx,
+    import_directory,
+    import_file,
+    sync_categories,
+)
 from quiz_app.extensions import db
 from quiz_app.models import Question, QuestionRevision
 from tests.auth.test_views import csrf_from
@@ -220,3 +229,138 @@ def test_setup_adds_new_starter_questions_but_never_undoes_an_edit(
     assert count() == 7
     q = db.session.scalar(select(Question).where(Question.ext_id == rows[1][0]))
     assert q.stem == "组织者修改后的题干" and q.revision == 2
+
+
+# ------------------------------------------------ neutralised exports round trip
+
+BANK = Path(__file__).resolve().parents[2] / "question_bank"
+
+
+def content(q) -> tuple:
+    """What a question (or a checked file row) says, for comparing."""
+    return (
+        q.category_code if hasattr(q, "category_code") else q.category,
+        q.type,
+        q.difficulty,
+        q.stem,
+        tuple(q.options),
+        q.answer,
+        q.explanation,
+        q.source,
+    )
+
+
+def bank_snapshot() -> dict[str, tuple]:
+    return {q.ext_id: content(q) for q in db.session.scalars(sa.select(Question))}
+
+
+def reread(data: bytes, fmt: str) -> dict[str, tuple]:
+    """An export read back exactly as an import reads it."""
+    rows = check_table(read_table(data, f"export.{fmt}"), category_codes())
+    return {row.ext_id: content(row) for row in rows}
+
+
+def exported_cells(data: bytes, fmt: str) -> list[list[str]]:
+    return read_table(data, f"export.{fmt}")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_whole_starter_bank_round_trips_through_its_export(ctx, fmt):
+    """Neutralised cells (the bank has options like -273.15℃) read back as the
+    texts they were: the export re-imports as the same 600 questions."""
+    import_directory(BANK, now=NOW)
+    before = bank_snapshot()
+    assert len(before) == 600
+    questions = list(db.session.scalars(sa.select(Question).order_by(Question.ext_id)))
+    data = export_csv(questions) if fmt == "csv" else export_xlsx(questions)
+    cells = [c for row in exported_cells(data, fmt) for c in row]
+    assert "'-273.15℃" in cells  # neutralised on the way out
+    assert reread(data, fmt) == before
+    assert import_file(data, f"export.{fmt}", now=NOW).created == 0
+    assert bank_snapshot() == before
+
+
+HOSTILE_ROW = {
+    4: '\'=HYPERLINK("http://evil.example","点此领奖")',  # stem
+    5: "'@SUM(A1)",
+    6: "'+1",
+    7: "-5 ℃",
+    8: "'-cmd|' /C calc'!A0",
+    12: "'-1 解析以减号开头",
+}
+
+
+def hostile_bank() -> list[list[str]]:
+    rows = bank_rows()
+    for col, text in HOSTILE_ROW.items():
+        rows[1][col] = text
+    rows[1][2], rows[1][11] = "single", "A"
+    return rows
+
+
+def test_marked_formula_texts_import_as_text_and_export_neutralised(
+    client, api, make_user, app
+):
+    with app.app_context():
+        sync_categories([(c, c, "") for c in ("health", "safety", "science")])
+        db.session.commit()
+        import_file(rows_to_csv(hostile_bank()), "b.csv", now=NOW)
+        q = db.session.scalar(
+            sa.select(Question).where(Question.ext_id == "health-001")
+        )
+        assert q.stem.startswith("=HYPERLINK(")  # the organizer's ' removed
+        assert q.options == ["@SUM(A1)", "+1", "-5 ℃", "-cmd|' /C calc'!A0"]
+        assert q.explanation == "-1 解析以减号开头"
+        before = bank_snapshot()
+    api.login(make_user(role="organizer"))
+    for fmt in ("csv", "xlsx"):
+        r = client.get(f"/admin/questions/export.{fmt}")
+        assert r.status_code == 200
+        assert r.headers["Content-Disposition"] == (
+            f"attachment; filename=question_bank.{fmt}"
+        )
+        row = next(row for row in exported_cells(r.data, fmt) if row[0] == "health-001")
+        for col, text in HOSTILE_ROW.items():
+            assert row[col] == (text if text.startswith("'") else "'" + text)
+        if fmt == "xlsx":
+            ws = openpyxl.load_workbook(io.BytesIO(r.data)).worksheets[0]
+            cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+            assert {c.data_type for c in cells} <= {"s", "n"}  # never "f"
+        with app.app_context():
+            assert reread(r.data, fmt) == before
+            assert import_file(r.data, f"export.{fmt}", now=NOW).created == 0
+            assert bank_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "cell, accepted, stored",
+    [
+        ("-273.15℃", True, "-273.15℃"),
+        ("-5", True, "-5"),
+        ("-.5 米", True, "-.5 米"),
+        ("'-5 ℃", True, "-5 ℃"),
+        ("'=1+2", True, "=1+2"),
+        ("''=1", True, "'=1"),
+        ("'普通文字", True, "'普通文字"),
+        ("-cmd|' /C calc'!A0", False, None),
+        ("-A1+B1", False, None),
+        ("--1", False, None),
+        ("=1+2", False, None),
+        ("\n+1", False, None),
+    ],
+)
+def test_a_leading_minus_is_refused_unless_it_starts_a_number(
+    cats, cell, accepted, stored
+):
+    rows = bank_rows()
+    rows[1][6] = cell  # option B of a single-choice question
+    data = rows_to_csv(rows)
+    if not accepted:
+        with pytest.raises(BankFileError) as exc:
+            import_file(data, "b.csv", now=NOW)
+        assert exc.value.errors[0].line == 2 and "公式" in str(exc.value)
+        assert count() == 0
+        return
+    import_file(data, "b.csv", now=NOW)
+    q = db.session.scalar(sa.select(Question).where(Question.ext_id == "health-001"))
+    assert q.options[1] == stored
