@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import datetime
 from typing import NamedTuple
 
@@ -16,7 +17,9 @@ from werkzeug.security import check_password_hash
 from ..extensions import db
 from ..models import ROLES, AuditEvent, Region, User
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` would also accept fullwidth, Arabic-Indic or
+# mathematical digits, each a second account for the same number.
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 # Chinese names (with the middle dot of minority names) or Latin letters.
 NAME_RE = re.compile(r"^[\u4e00-\u9fff·A-Za-z][\u4e00-\u9fff·A-Za-z ]{0,19}$")
 CITIZEN_MIN_PASSWORD = 6
@@ -90,7 +93,11 @@ class PhoneTaken(FieldError):
 
 
 def normalize_phone(raw: str) -> str:
-    return re.sub(r"[\s-]", "", raw or "").removeprefix("+86")
+    """Fold compatibility forms (fullwidth digits from Chinese input methods,
+    mathematical digits) to ASCII and drop spaces, dashes and +86. Whatever
+    is left must still match PHONE_RE, which takes ASCII digits only."""
+    folded = unicodedata.normalize("NFKC", raw or "")
+    return re.sub(r"[\s-]", "", folded).removeprefix("+86")
 
 
 def check_password_rules(password: str, phone: str, minimum: int) -> None:

@@ -253,3 +253,39 @@ def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
         limiter._storage_dead = False
     assert codes == [401] * 10 + [429]
     assert ok == 200
+
+
+@pytest.mark.parametrize("lookalike", ["１３８１２３４５６７８", "𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖"])
+def test_unicode_digits_do_not_register_a_second_account(api, client, app, lookalike):
+    body = {
+        "name": "李小红",
+        "region": "fengrun",
+        "password": "huaxue-2023",
+        "public_ranking": False,
+    }
+    assert (
+        api.post("/api/v1/auth/register", {**body, "phone": "13812345678"}).status_code
+        == 201
+    )
+    client.delete_cookie("session")
+    r = api.post("/api/v1/auth/register", {**body, "phone": lookalike})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "phone_taken"
+    token = form_token(client, "/register")
+    r = client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "name": "李小红",
+            "phone": lookalike,
+            "region": "fengrun",
+            "password": "huaxue-2023",
+            "password2": "huaxue-2023",
+            "privacy": "y",
+        },
+    )
+    assert r.status_code == 422 and "该手机号已注册" in r.get_data(as_text=True)
+    with app.app_context():
+        assert [u.phone for u in db.session.query(User)] == ["13812345678"]
+    # The same number typed with a Chinese input method logs in to that account.
+    r = api.post("/api/v1/auth/login", {"phone": lookalike, "password": "huaxue-2023"})
+    assert r.status_code == 200 and r.get_json()["user"]["phone"] == "13812345678"
