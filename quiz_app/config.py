@@ -90,7 +90,12 @@ class Config:
     # time under load (py-spy, loadtest/RESULTS.md). A refusal (429) still
     # says Retry-After.
     RATELIMIT_HEADERS_ENABLED = _env_bool("RATELIMIT_HEADERS_ENABLED", False)
+    # Failed logins per phone from one client network (/24 or /64), and per
+    # phone from all networks together (the loose cap on distributed guessing).
     LOGIN_LIMIT_PER_PHONE = os.environ.get("LOGIN_LIMIT_PER_PHONE", "10 per 5 minutes")
+    LOGIN_LIMIT_PER_PHONE_GLOBAL = os.environ.get(
+        "LOGIN_LIMIT_PER_PHONE_GLOBAL", "100 per hour"
+    )
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "300 per minute")
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120 per minute")
     ANSWER_LIMIT_PER_USER = os.environ.get("ANSWER_LIMIT_PER_USER", "120 per minute")

@@ -10,7 +10,12 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import api_error
 from ..auth import services as accounts
-from ..auth.limits import answer_limit, login_limits, register_limits
+from ..auth.limits import (
+    answer_limit,
+    login_limits,
+    note_login_failure,
+    register_limits,
+)
 from ..clock import utcnow
 from ..contest import services as svc
 from ..contest.presenters import attempt_view, result_view
@@ -131,6 +136,7 @@ def login():
         return api_error(422, "invalid_field", "请填写手机号和密码")
     user = accounts.authenticate(phone, password)
     if user is None:
+        note_login_failure()
         accounts.audit(
             "login",
             outcome="denied",

@@ -12,7 +12,7 @@ from ..regions import all_regions
 from . import bp
 from . import services as accounts
 from .forms import LoginForm, RegisterForm
-from .limits import login_limits, register_limits
+from .limits import login_limits, note_login_failure, register_limits
 
 
 def _safe_next(target: str | None) -> str:
@@ -70,6 +70,7 @@ def login():
         now = utcnow()
         user = accounts.authenticate(form.phone.data, form.password.data)
         if user is None:
+            note_login_failure()
             accounts.audit(
                 "login",
                 outcome="denied",
