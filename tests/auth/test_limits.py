@@ -118,3 +118,37 @@ def test_the_global_per_phone_cap_holds_across_networks(api, make_user, config):
 )
 def test_client_network(address, network):
     assert client_network(address) == network
+
+
+def test_plain_form_answers_share_the_per_account_answer_limit(
+    api, client, make_user, make_open_contest, config
+):
+    """The no-JavaScript save/submit pages and the JSON answer API spend one
+    per-account counter."""
+    from tests.auth.test_views import csrf_from
+
+    config(ANSWER_LIMIT_PER_USER="3 per minute")
+    make_open_contest()
+    api.login(make_user())
+    attempt = api.post("/api/v1/attempts", {}).get_json()
+    url = f"/api/v1/attempts/{attempt['id']}/answers/1"
+    assert api.put(url, {"choices": ["A"]}).status_code == 200
+    token = csrf_from(client.get(f"/quiz/{attempt['id']}").get_data(as_text=True))
+    form = {"csrf_token": token, "q1": "B"}
+    assert client.post(f"/quiz/{attempt['id']}/save", data=form).status_code == 302
+    assert api.put(url, {"choices": ["A"]}).status_code == 200
+    refused = client.post(f"/quiz/{attempt['id']}/save", data=form)
+    assert refused.status_code == 429
+    assert "操作太频繁" in refused.get_data(as_text=True)
+    assert client.post(f"/quiz/{attempt['id']}/submit", data=form).status_code == 429
+    assert api.put(url, {"choices": ["B"]}).status_code == 429
+    # Nothing refused was saved, and the attempt is still open.
+    data = api.get(f"/api/v1/attempts/{attempt['id']}").get_json()
+    assert data["answers"]["1"] == ["A"] and data["status"] == "open"
+    # Another account is not affected.
+    client.delete_cookie("session")
+    api.login(make_user())
+    other = api.post("/api/v1/attempts", {}).get_json()
+    token = csrf_from(client.get(f"/quiz/{other['id']}").get_data(as_text=True))
+    r = client.post(f"/quiz/{other['id']}/save", data={"csrf_token": token, "q1": "A"})
+    assert r.status_code == 302
