@@ -29,6 +29,10 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _env_list(name: str, default: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
 class Config:
     """Production-leaning defaults; every knob can be set from the environment."""
 
@@ -62,6 +66,10 @@ class Config:
     # X-Forwarded-For/-Proto trusted, for per-address limits and the audit log;
     # 0 (the default) ignores them, so a client cannot forge its address.
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+    # Host names this site answers to (Flask checks the Host header, 400 for
+    # any other), so no redirect or absolute URL carries a forged host. A name
+    # starting with a dot also admits its subdomains. Production sets its own.
+    TRUSTED_HOSTS = _env_list("TRUSTED_HOSTS", "localhost,127.0.0.1")
 
     # Cookies and sessions.
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)

@@ -6,13 +6,28 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.exceptions import SecurityError
 
+from .. import api_error
 from ..clock import utcnow
 from ..regions import all_regions
 from . import bp
 from . import services as accounts
 from .forms import LoginForm, RegisterForm
 from .limits import login_limits, note_login_failure, register_limits
+
+
+@bp.app_errorhandler(SecurityError)
+def untrusted_host(_exc: SecurityError):
+    """A Host header outside TRUSTED_HOSTS. No URL can be built for such a
+    request (Flask has no URL adapter for it), so the answer is self-contained."""
+    if request.path.startswith("/api/"):
+        return api_error(400, "untrusted_host", "请求的主机名不受信任")
+    page = (
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+        "<title>请求有误</title><h1>400</h1><p>请求有误：主机名不受信任</p></html>"
+    )
+    return page, 400, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _safe_next(target: str | None) -> str:

@@ -289,3 +289,17 @@ def test_unicode_digits_do_not_register_a_second_account(api, client, app, looka
     # The same number typed with a Chinese input method logs in to that account.
     r = api.post("/api/v1/auth/login", {"phone": lookalike, "password": "huaxue-2023"})
     assert r.status_code == 200 and r.get_json()["user"]["phone"] == "13812345678"
+
+
+@pytest.mark.parametrize("path", ["/me", "/login", "/api/v1/me/attempts"])
+def test_a_foreign_host_header_is_refused(client, path):
+    r = client.get(path, headers={"Host": "evil.example"})
+    assert r.status_code == 400
+    assert "evil.example" not in r.headers.get("Location", "")
+    if path.startswith("/api/"):
+        assert r.get_json()["error"]["message"]
+    else:
+        assert "请求有误" in r.get_data(as_text=True)
+    # The configured names still work, with or without a port.
+    for host in ("localhost", "127.0.0.1:8000"):
+        assert client.get(path, headers={"Host": host}).status_code in (200, 302, 401)
