@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import redis_keys
 from .clock import iso
-from .config import Config
+from .config import Config, check_secret_key
 from .extensions import csrf, db, limiter, login_manager, migrate, redis_client
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or Config)
     app.config.update(overrides)
+    check_secret_key(app.config)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", redis_keys.RATE_LIMIT_PREFIX)
     app.json = ContestJSONProvider(app)
     register_extensions(app)

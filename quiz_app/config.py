@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+log = logging.getLogger(__name__)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -16,17 +18,24 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/."""
-    key = os.environ.get("SECRET_KEY")
-    if key:
-        return key
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    path = INSTANCE_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+class ConfigError(RuntimeError):
+    """A setting the app cannot run without is missing or wrong."""
+
+
+def check_secret_key(config: dict) -> None:
+    """Production (COOKIE_SECURE) refuses to start without SECRET_KEY. A local
+    run without one gets a random key for this process only (sessions end
+    with it); `bin/serve` keeps a persistent one in instance/ instead."""
+    if config.get("SECRET_KEY"):
+        return
+    if config.get("COOKIE_SECURE"):
+        raise ConfigError(
+            "SECRET_KEY is not set. In production (COOKIE_SECURE=1) set SECRET_KEY "
+            "to a long random value, the same for every process and host, e.g. "
+            "the output of: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    log.warning("SECRET_KEY is not set; using a random key for this process only")
+    config["SECRET_KEY"] = secrets.token_hex(32)
 
 
 def _env_list(name: str, default: str) -> list[str]:
@@ -36,7 +45,8 @@ def _env_list(name: str, default: str) -> list[str]:
 class Config:
     """Production-leaning defaults; every knob can be set from the environment."""
 
-    SECRET_KEY = _secret_key()
+    #: required in production (see check_secret_key); never generated at import
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'quiz.db'}"
     )

@@ -133,6 +133,7 @@ def test_security_headers(client):
 def test_production_cookies_are_secure(database_url, redis_server):
     app = create_app(
         Config,
+        SECRET_KEY="production-secret",
         SQLALCHEMY_DATABASE_URI=database_url,
         REDIS_URL=redis_server.connection_url,
         RATELIMIT_STORAGE_URI=redis_server.connection_url,
