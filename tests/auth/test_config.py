@@ -68,3 +68,39 @@ def test_the_local_run_keeps_one_private_key_in_instance(tmp_path):
     assert len(key) == 64 and instance_secret_key(instance) == key
     mode = stat.S_IMODE((instance / "secret_key").stat().st_mode)
     assert mode == 0o600
+
+
+@pytest.fixture
+def production_app(app, database_url, redis_server):
+    prod = create_app(
+        TestConfig,
+        COOKIE_SECURE=True,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=redis_server.connection_url,
+        RATELIMIT_STORAGE_URI=redis_server.connection_url,
+    )
+    yield prod
+    with prod.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_demo_refuses_to_run_in_production(
+    production_app, make_bank, monkeypatch, tmp_path
+):
+    from quiz_app import cli
+    from quiz_app.models import Contest, User
+
+    monkeypatch.setattr(cli, "INSTANCE_DIR", tmp_path)  # the demo passwords file
+    make_bank()
+    runner = production_app.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert "refusing to add demo accounts in production" in result.output
+    with production_app.app_context():
+        assert db.session.query(User).count() == 0
+        assert db.session.query(Contest).count() == 0
+    result = runner.invoke(args=["demo", "--allow-production"])
+    assert result.exit_code == 0, result.output
+    with production_app.app_context():
+        assert db.session.query(User).count() == 3
