@@ -406,6 +406,7 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
             region="shizhi",
             password=STAFF_PASSWORD,
             role="staff",
+            city_wide=True,
             now=now,
         )
         from quiz_app.auth.services import hash_password
@@ -422,7 +423,7 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
             cur = raw.cursor()
             cols = (
                 "phone, name, region_code, password_hash, role, public_ranking, "
-                "session_token, disabled, created_at"
+                "disabled, created_at"
             )
             with cur.copy(f'COPY "user" ({cols}) FROM STDIN') as cp:
                 for i, phone in enumerate(phones):
@@ -434,7 +435,6 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
                             pw_hash,
                             "citizen",
                             i % 5 != 0,
-                            secrets.token_urlsafe(12),
                             False,
                             now.replace(tzinfo=None),
                         )

@@ -91,7 +91,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.session_protection = "basic"
-    from .auth.services import load_session_user
+    from .auth.views import load_session_user
 
     login_manager.user_loader(load_session_user)
 

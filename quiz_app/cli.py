@@ -85,6 +85,7 @@ def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
                 password=password,
                 role=role,
                 public_ranking=True,
+                city_wide=role == "staff",
                 now=now,
             )
             known[phone] = (role, password)
