@@ -152,3 +152,35 @@ def test_plain_form_answers_share_the_per_account_answer_limit(
     token = csrf_from(client.get(f"/quiz/{other['id']}").get_data(as_text=True))
     r = client.post(f"/quiz/{other['id']}/save", data={"csrf_token": token, "q1": "A"})
     assert r.status_code == 302
+
+
+@pytest.mark.postgres_only
+def test_parallel_guesses_cannot_overrun_the_per_phone_limit(app, make_user):
+    """20 wrong passwords at once: exactly 10 are checked, the rest are 429
+    (a check-then-count limit would let every in-flight guess through)."""
+    import threading
+
+    user = make_user()
+    clients = [app.test_client() for _ in range(20)]
+    tokens = [c.get("/api/v1/csrf").get_json()["csrf_token"] for c in clients]
+    barrier = threading.Barrier(len(clients))
+    codes = []
+
+    def guess(client, token):
+        barrier.wait()
+        r = client.post(
+            "/api/v1/auth/login",
+            json={"phone": user.phone, "password": "wrong-pw"},
+            headers={"X-CSRFToken": token},
+        )
+        codes.append(r.status_code)
+
+    threads = [
+        threading.Thread(target=guess, args=pair)
+        for pair in zip(clients, tokens, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [401] * 10 + [429] * 10

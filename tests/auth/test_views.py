@@ -231,6 +231,7 @@ def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
 ):
     """CHECKLIST C8: the limiter's storage down → logins still work (no 500) and
     the per-phone limit is still applied, counted in per-process memory."""
+    from quiz_app.auth import limits
     from quiz_app.extensions import limiter
 
     user, other = make_user(), make_user()
@@ -252,6 +253,8 @@ def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
         limiter.reset()
         limiter._fallback_storage.reset()
         limiter._storage_dead = False
+        limits._fallback_until = 0.0
+        limits._fallback.storage.reset()
     assert codes == [401] * 10 + [429]
     assert ok == 200
 
