@@ -269,7 +269,7 @@ def end_all_sessions(user: User) -> int:
     return count
 
 
-def set_disabled(user: User, disabled: bool, *, now: datetime) -> None:
+def set_disabled(user: User, disabled: bool) -> None:
     """Disable or re-enable an account (commits). Disabling revokes all its
     sessions; enabling does not bring them back."""
     user.disabled = disabled

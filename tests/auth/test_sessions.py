@@ -91,11 +91,11 @@ def test_logout_everywhere_needs_login_and_csrf(client, api):
 def test_disabling_an_account_ends_all_its_sessions(app, devices):
     user, phone, laptop = devices
     with app.app_context():
-        accounts.set_disabled(db.session.get(User, user.id), True, now=NOW)
+        accounts.set_disabled(db.session.get(User, user.id), True)
     assert not logged_in(phone) and not logged_in(laptop)
     assert live_sessions(app, user) == 0
     with app.app_context():
-        accounts.set_disabled(db.session.get(User, user.id), False, now=NOW)
+        accounts.set_disabled(db.session.get(User, user.id), False)
     # Enabling again does not revive the old cookies.
     assert not logged_in(phone) and not logged_in(laptop)
     phone.login(user)
