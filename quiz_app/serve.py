@@ -34,7 +34,15 @@ def _sweeper(stop: threading.Event) -> None:
     from quiz_app.clock import utcnow
     from quiz_app.contest.services import sweep_expired
 
-    app = create_app()
+    # Config was read when this module's package was imported, before main()
+    # chose the key and the private Valkey: pass what main() set.
+    app = create_app(
+        SECRET_KEY=os.environ["SECRET_KEY"],
+        REDIS_URL=os.environ["REDIS_URL"],
+        RATELIMIT_STORAGE_URI=os.environ.get(
+            "RATELIMIT_STORAGE_URI", os.environ["REDIS_URL"]
+        ),
+    )
     while not stop.wait(SWEEP_EVERY_S):
         try:
             with app.app_context():
