@@ -244,7 +244,6 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
                 "x",
                 "citizen",
                 uid % 5 != 0,
-                "t",
                 False,
                 start,
             )
@@ -269,7 +268,7 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
         )
     ucols = (
         "id, phone, name, region_code, password_hash, role, public_ranking, "
-        "session_token, disabled, created_at"
+        "disabled, created_at"
     )
     acols = (
         "id, user_id, contest_id, started_at, deadline_at, finished_at, "
@@ -307,7 +306,7 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
 
         with engine.begin() as conn:
             conn.exec_driver_sql(
-                f'INSERT INTO "user" ({ucols}) VALUES ({",".join("?" * 10)})',
+                f'INSERT INTO "user" ({ucols}) VALUES ({",".join("?" * 9)})',
                 [naive(u) for u in users],
             )
             conn.exec_driver_sql(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,6 +75,7 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
             region="shizhi",
             password=STAFF_PASSWORD,
             role="staff",
+            city_wide=True,
             now=now,
         )
         from quiz_app.auth.services import hash_password
@@ -92,7 +92,7 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
             cur = raw.cursor()
             cols = (
                 "phone, name, region_code, password_hash, role, public_ranking, "
-                "session_token, disabled, created_at"
+                "disabled, created_at"
             )
             with cur.copy(f'COPY "user" ({cols}) FROM STDIN') as cp:
                 for i, phone in enumerate(phones):
@@ -104,7 +104,6 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
                             pw_hash,
                             "citizen",
                             i % 5 != 0,
-                            secrets.token_urlsafe(12),
                             False,
                             now.replace(tzinfo=None),
                         )

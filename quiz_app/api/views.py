@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, jsonify, request, session
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from ..auth import services as accounts
-from ..auth.limits import answer_limit, login_limits, register_limits
+from ..auth.limits import (
+    answer_limit,
+    login_limits,
+    note_login_failure,
+    register_limits,
+)
+from ..auth.views import log_in
 from ..clock import utcnow
 from ..contest import services as svc
 from ..contest.presenters import attempt_view, result_view
@@ -116,8 +122,7 @@ def register():
         public_ranking=data.get("public_ranking") is True,
         now=utcnow(),
     )
-    session.clear()
-    login_user(user)
+    log_in(user, utcnow())
     return jsonify({"user": user_json(user)}), 201
 
 
@@ -131,6 +136,7 @@ def login():
         return api_error(422, "invalid_field", "请填写手机号和密码")
     user = accounts.authenticate(phone, password)
     if user is None:
+        note_login_failure()
         accounts.audit(
             "login",
             outcome="denied",
@@ -139,17 +145,28 @@ def login():
             now=now,
         )
         return api_error(401, "bad_credentials", "手机号或密码不正确")
-    session.clear()
-    login_user(user)
+    log_in(user, now)
     accounts.audit("login", outcome="ok", actor=user, ip=request.remote_addr, now=now)
     return jsonify({"user": user_json(user)})
 
 
 @bp.post("/auth/logout")
 def logout():
+    """Ends this device's session only."""
     if denied := require_login():
         return denied
-    accounts.revoke_sessions(current_user)
+    accounts.end_session(current_user)
+    logout_user()
+    session.clear()
+    return "", 204
+
+
+@bp.post("/auth/logout-all")
+def logout_all():
+    """Ends every session of the account (log out everywhere)."""
+    if denied := require_login():
+        return denied
+    accounts.end_all_sessions(current_user)
     logout_user()
     session.clear()
     return "", 204

@@ -1,4 +1,4 @@
-"""`flask user create`: accounts of every role (staff may be scoped to a region)."""
+"""`flask user create`: accounts of every role (staff: one region or city-wide)."""
 
 from __future__ import annotations
 
@@ -30,10 +30,23 @@ from .services import (
 @click.option(
     "--staff-region", default=None, help="Staff only: the one region it sees."
 )
+@click.option(
+    "--city-wide", is_flag=True, help="Staff only: sees every region of the city."
+)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--public-ranking/--no-public-ranking", default=False)
-def create_command(role, phone, name, region, staff_region, password, public_ranking):
-    """Create an account of any role."""
+def create_command(
+    role, phone, name, region, staff_region, city_wide, password, public_ranking
+):
+    """Create an account of any role (staff: --staff-region CODE or --city-wide)."""
+    if role == "staff" and bool(staff_region) == city_wide:
+        raise click.ClickException(
+            "a staff account needs exactly one of --staff-region CODE or --city-wide"
+        )
+    if role != "staff" and (staff_region or city_wide):
+        raise click.ClickException(
+            "--staff-region and --city-wide are for staff accounts only"
+        )
     phone = normalize_phone(phone)
     if not PHONE_RE.fullmatch(phone):
         raise click.ClickException("phone must be an 11-digit mainland mobile number")
@@ -50,7 +63,8 @@ def create_command(role, phone, name, region, staff_region, password, public_ran
             password=password,
             role=role,
             public_ranking=public_ranking,
-            staff_region=staff_region if role == "staff" else None,
+            staff_region=staff_region,
+            city_wide=city_wide,
             now=utcnow(),
         )
     except FieldError as exc:

@@ -1,23 +1,26 @@
-"""Account rules: validation, registration, authentication, session revocation."""
+"""Account rules: validation, registration, authentication, per-device sessions."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import datetime
 from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
 from ..db import begin_write
 from ..extensions import db
-from ..models import ROLES, AuditEvent, Region, User
+from ..models import ROLES, AuditEvent, Region, User, UserSession
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` would also accept fullwidth, Arabic-Indic or
+# mathematical digits, each a second account for the same number.
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 # Chinese names (with the middle dot of minority names) or Latin letters.
 NAME_RE = re.compile(r"^[\u4e00-\u9fff·A-Za-z][\u4e00-\u9fff·A-Za-z ]{0,19}$")
 CITIZEN_MIN_PASSWORD = 6
@@ -91,7 +94,11 @@ class PhoneTaken(FieldError):
 
 
 def normalize_phone(raw: str) -> str:
-    return re.sub(r"[\s-]", "", raw or "").removeprefix("+86")
+    """Fold compatibility forms (fullwidth digits from Chinese input methods,
+    mathematical digits) to ASCII and drop spaces, dashes and +86. Whatever
+    is left must still match PHONE_RE, which takes ASCII digits only."""
+    folded = unicodedata.normalize("NFKC", raw or "")
+    return re.sub(r"[\s-]", "", folded).removeprefix("+86")
 
 
 def check_password_rules(password: str, phone: str, minimum: int) -> None:
@@ -137,11 +144,20 @@ def create_user(
     role: str = "citizen",
     public_ranking: bool = False,
     staff_region: str | None = None,
+    city_wide: bool = False,
     now: datetime,
 ) -> User:
-    """Insert a user (commits). Raises PhoneTaken on a duplicate phone."""
+    """Insert a user (commits). A staff account needs exactly one scope:
+    `staff_region` or `city_wide`; other roles take neither. Raises FieldError,
+    PhoneTaken on a duplicate phone."""
     if role not in ROLES:
         raise FieldError("role", "未知角色")
+    if role == "staff" and bool(staff_region) == bool(city_wide):
+        raise FieldError(
+            "staff_region", "工作人员账号须指定一个管辖区县，或明确设为全市范围"
+        )
+    if role != "staff" and (staff_region or city_wide):
+        raise FieldError("staff_region", "只有工作人员账号有管辖范围")
     user = User(
         name=name,
         phone=phone,
@@ -149,8 +165,8 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         public_ranking=bool(public_ranking),
-        staff_region_code=staff_region,
-        session_token=secrets.token_urlsafe(24),
+        staff_region_code=staff_region or None,
+        city_wide=bool(city_wide),
         created_at=now,
     )
     db.session.add(user)
@@ -206,9 +222,71 @@ def authenticate(phone: str, password: str) -> User | None:
     return user
 
 
-def revoke_sessions(user: User) -> None:
-    """Rotate the session token: every cookie issued before stops working. Commits."""
-    user.session_token = secrets.token_urlsafe(24)
+# last_seen_at is written at most this often: a write on every request would
+# cost each page view a commit for a figure nobody needs to the second.
+SESSION_TOUCH_S = 300
+
+
+def start_session(user: User, *, now: datetime) -> UserSession:
+    """A new session for one device (commits); `user.get_id()` then names it."""
+    row = UserSession(
+        token=secrets.token_urlsafe(32),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+    )
+    db.session.add(row)
+    db.session.commit()
+    user.session_token = row.token
+    return row
+
+
+def end_session(principal: SessionPrincipal | User) -> None:
+    """Revoke the one session `principal` acts in (commits); others stay."""
+    db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == principal.id,
+            UserSession.token == principal.session_token,
+        )
+        .values(revoked=True)
+    )
+    db.session.commit()
+
+
+def _revoke_all(user_id: int) -> int:
+    return db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
+        .values(revoked=True)
+    ).rowcount
+
+
+def end_all_sessions(user: User) -> int:
+    """Log out everywhere: revoke every session of `user` (commits); returns
+    how many were live."""
+    count = _revoke_all(user.id)
+    db.session.commit()
+    return count
+
+
+def set_disabled(user: User, disabled: bool) -> None:
+    """Disable or re-enable an account (commits). Disabling revokes all its
+    sessions; enabling does not bring them back."""
+    user.disabled = disabled
+    if disabled:
+        _revoke_all(user.id)
+    db.session.commit()
+
+
+def touch_session(session_id: int, last_seen_at: datetime, *, now: datetime) -> None:
+    """Record use of a session, at most every SESSION_TOUCH_S (commits then)."""
+    if (now - last_seen_at).total_seconds() < SESSION_TOUCH_S:
+        return
+    begin_write()  # after a GET's deferred read on SQLite
+    db.session.execute(
+        update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+    )
     db.session.commit()
 
 
@@ -228,19 +306,33 @@ def session_principal(cookie_id: str | None) -> SessionPrincipal | None:
     return SessionPrincipal(int(uid), token)
 
 
-def load_session_user(cookie_id: str) -> User | None:
-    """Flask-Login loader: 'id:token' must match the stored token."""
+class LoadedSession(NamedTuple):
+    user: User
+    session_id: int
+    last_seen_at: datetime
+
+
+def load_session(cookie_id: str | None) -> LoadedSession | None:
+    """The live session a cookie's 'id:token' names, with its active user: one
+    lookup by the unique token index, joined to the user row."""
     claim = session_principal(cookie_id)
     if claim is None:
         return None
-    user = db.session.get(User, claim.id)
-    if (
-        user is None
-        or user.disabled
-        or not secrets.compare_digest(user.session_token, claim.session_token)
-    ):
+    row = db.session.execute(
+        select(User, UserSession.id, UserSession.last_seen_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.token == claim.session_token,
+            UserSession.user_id == claim.id,
+            UserSession.revoked.is_(False),
+            User.disabled.is_(False),
+        )
+    ).first()
+    if row is None:
         return None
-    return user
+    user, session_id, last_seen_at = row
+    user.session_token = claim.session_token
+    return LoadedSession(user, session_id, last_seen_at)
 
 
 def audit(

@@ -2,17 +2,67 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import SecurityError
 
+from .. import api_error
 from ..clock import utcnow
+from ..extensions import db
 from ..regions import all_regions
 from . import bp
 from . import services as accounts
 from .forms import LoginForm, RegisterForm
-from .limits import login_limits, register_limits
+from .limits import login_limits, note_login_failure, register_limits
+
+log = logging.getLogger(__name__)
+
+
+@bp.app_errorhandler(SecurityError)
+def untrusted_host(_exc: SecurityError):
+    """A Host header outside TRUSTED_HOSTS. No URL can be built for such a
+    request (Flask has no URL adapter for it), so the answer is self-contained."""
+    if request.path.startswith("/api/"):
+        return api_error(400, "untrusted_host", "请求的主机名不受信任")
+    page = (
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+        "<title>请求有误</title><h1>400</h1><p>请求有误：主机名不受信任</p></html>"
+    )
+    return page, 400, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def load_session_user(cookie_id: str):
+    """Flask-Login's loader: the live session the cookie names, or None."""
+    loaded = accounts.load_session(cookie_id)
+    if loaded is None:
+        return None
+    g.seen_session = (loaded.session_id, loaded.last_seen_at)
+    return loaded.user
+
+
+@bp.after_app_request
+def touch_session(response):
+    """Note the session's use after the view has done its work (throttled)."""
+    seen = g.pop("seen_session", None)
+    if seen is not None:
+        try:
+            accounts.touch_session(*seen, now=utcnow())
+        except SQLAlchemyError:  # a bookkeeping write never fails a request
+            db.session.rollback()
+            log.warning("could not record the last use of session %s", seen[0])
+    return response
+
+
+def log_in(user, now) -> None:
+    """A fresh cookie and a new session row for this device (no fixation);
+    the page and the API log in through here."""
+    session.clear()
+    accounts.start_session(user, now=now)
+    login_user(user)
 
 
 def _safe_next(target: str | None) -> str:
@@ -46,8 +96,7 @@ def register():
         except accounts.FieldError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
-            session.clear()
-            login_user(user)
+            log_in(user, utcnow())
             flash("注册成功，欢迎参加竞赛！", "success")
             return redirect(url_for("contest.index"))
     if form.is_submitted():
@@ -70,6 +119,7 @@ def login():
         now = utcnow()
         user = accounts.authenticate(form.phone.data, form.password.data)
         if user is None:
+            note_login_failure()
             accounts.audit(
                 "login",
                 outcome="denied",
@@ -79,8 +129,7 @@ def login():
             )
             form.password.errors.append("手机号或密码不正确")
         else:
-            session.clear()
-            login_user(user)
+            log_in(user, now)
             accounts.audit(
                 "login", outcome="ok", actor=user, ip=request.remote_addr, now=now
             )
@@ -99,8 +148,20 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    accounts.revoke_sessions(current_user)
+    """End this device's session; the account's other devices stay logged in."""
+    accounts.end_session(current_user)
     logout_user()
     session.clear()
     flash("您已退出登录", "success")
+    return redirect(url_for("contest.index"))
+
+
+@bp.post("/logout-all")
+@login_required
+def logout_all():
+    """Log out everywhere: every session of this account ends."""
+    accounts.end_all_sessions(current_user)
+    logout_user()
+    session.clear()
+    flash("已在所有设备上退出登录", "success")
     return redirect(url_for("contest.index"))

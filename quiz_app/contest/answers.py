@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, update
 
 from ..caches import cache
 from ..extensions import db
-from ..models import Attempt, AttemptAnswer, QuestionRevision, User
+from ..models import Attempt, AttemptAnswer, QuestionRevision, User, UserSession
 from .drawing import LETTERS
 from .errors import AttemptClosed, InvalidChoice, NotFound, NotLoggedIn, StaleAnswer
 
@@ -44,7 +44,8 @@ class SavedAnswer(NamedTuple):
 
 
 class Principal(Protocol):
-    """Who acts: a User, or the id and session token read from the cookie."""
+    """Who acts: a User, or the id and session token read from the cookie
+    (the token names one live UserSession of that user)."""
 
     id: int
     session_token: str
@@ -95,12 +96,14 @@ def _save_statement(check_version: bool):
     open_attempt_row = (
         select(Attempt.id)
         .join(User, User.id == Attempt.user_id)
+        .join(UserSession, UserSession.user_id == Attempt.user_id)
         .where(
             Attempt.id == bindparam("p_attempt"),
             Attempt.finished_at.is_(None),
             Attempt.deadline_at >= now,
             User.id == bindparam("p_user"),
-            User.session_token == bindparam("p_token"),
+            UserSession.token == bindparam("p_token"),
+            UserSession.revoked.is_(False),
             User.disabled.is_(False),
         )
         .with_for_update(read=True, of=Attempt)
@@ -188,14 +191,23 @@ def save_answer(
 def _explain_refused_save(attempt_id: int, user: Principal) -> None:
     """Why the guarded update changed nothing (slow path; raises or returns)."""
     db.session.rollback()
+    live_session = (
+        select(UserSession.id)
+        .where(
+            UserSession.user_id == Attempt.user_id,
+            UserSession.token == user.session_token,
+            UserSession.revoked.is_(False),
+        )
+        .exists()
+    )
     row = db.session.execute(
-        select(Attempt.finished_at, User.session_token, User.disabled)
+        select(Attempt.finished_at, User.disabled, live_session.label("live"))
         .join(User, User.id == Attempt.user_id)
         .where(Attempt.id == attempt_id)
     ).first()
     if row is None:
         raise NotFound()
-    if row.session_token != user.session_token or row.disabled:
+    if not row.live or row.disabled:
         raise NotLoggedIn()
     if row.finished_at is not None:
         raise AttemptClosed()

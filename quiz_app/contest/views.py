@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..auth.limits import answer_limit
 from ..clock import utcnow
 from ..leaderboard import services as boards
 from . import bp
@@ -117,6 +118,7 @@ def _save_form_answers(attempt_id: int, now) -> None:
 
 @bp.post("/quiz/<int:attempt_id>/save")
 @login_required
+@answer_limit
 def save(attempt_id: int):
     now = utcnow()
     try:
@@ -132,6 +134,7 @@ def save(attempt_id: int):
 
 @bp.post("/quiz/<int:attempt_id>/submit")
 @login_required
+@answer_limit
 def submit(attempt_id: int):
     now = utcnow()
     try:

@@ -11,9 +11,10 @@ from ..models import Attempt, Contest, Region, User
 
 
 def visible_regions(staff: User) -> list[Region]:
-    """All regions for city-wide staff and admins; one for region-scoped staff."""
+    """All regions for city-wide staff and admins; one for region-scoped staff
+    (a staff account without either scope sees nothing)."""
     q = select(Region).order_by(Region.sort_order)
-    if staff.role == "staff" and staff.staff_region_code:
+    if staff.role == "staff" and not staff.city_wide:
         q = q.where(Region.code == staff.staff_region_code)
     return list(db.session.scalars(q))
 

@@ -133,6 +133,7 @@ def test_security_headers(client):
 def test_production_cookies_are_secure(database_url, redis_server):
     app = create_app(
         Config,
+        SECRET_KEY="production-secret",
         SQLALCHEMY_DATABASE_URI=database_url,
         REDIS_URL=redis_server.connection_url,
         RATELIMIT_STORAGE_URI=redis_server.connection_url,
@@ -230,6 +231,7 @@ def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
 ):
     """CHECKLIST C8: the limiter's storage down → logins still work (no 500) and
     the per-phone limit is still applied, counted in per-process memory."""
+    from quiz_app.auth import limits
     from quiz_app.extensions import limiter
 
     user, other = make_user(), make_user()
@@ -251,5 +253,57 @@ def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
         limiter.reset()
         limiter._fallback_storage.reset()
         limiter._storage_dead = False
+        limits._fallback_until = 0.0
+        limits._fallback.storage.reset()
     assert codes == [401] * 10 + [429]
     assert ok == 200
+
+
+@pytest.mark.parametrize("lookalike", ["１３８１２３４５６７８", "𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖"])
+def test_unicode_digits_do_not_register_a_second_account(api, client, app, lookalike):
+    body = {
+        "name": "李小红",
+        "region": "fengrun",
+        "password": "huaxue-2023",
+        "public_ranking": False,
+    }
+    assert (
+        api.post("/api/v1/auth/register", {**body, "phone": "13812345678"}).status_code
+        == 201
+    )
+    client.delete_cookie("session")
+    r = api.post("/api/v1/auth/register", {**body, "phone": lookalike})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "phone_taken"
+    token = form_token(client, "/register")
+    r = client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "name": "李小红",
+            "phone": lookalike,
+            "region": "fengrun",
+            "password": "huaxue-2023",
+            "password2": "huaxue-2023",
+            "privacy": "y",
+        },
+    )
+    assert r.status_code == 422 and "该手机号已注册" in r.get_data(as_text=True)
+    with app.app_context():
+        assert [u.phone for u in db.session.query(User)] == ["13812345678"]
+    # The same number typed with a Chinese input method logs in to that account.
+    r = api.post("/api/v1/auth/login", {"phone": lookalike, "password": "huaxue-2023"})
+    assert r.status_code == 200 and r.get_json()["user"]["phone"] == "13812345678"
+
+
+@pytest.mark.parametrize("path", ["/me", "/login", "/api/v1/me/attempts"])
+def test_a_foreign_host_header_is_refused(client, path):
+    r = client.get(path, headers={"Host": "evil.example"})
+    assert r.status_code == 400
+    assert "evil.example" not in r.headers.get("Location", "")
+    if path.startswith("/api/"):
+        assert r.get_json()["error"]["message"]
+    else:
+        assert "请求有误" in r.get_data(as_text=True)
+    # The configured names still work, with or without a port.
+    for host in ("localhost", "127.0.0.1:8000"):
+        assert client.get(path, headers={"Host": host}).status_code in (200, 302, 401)

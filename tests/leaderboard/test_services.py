@@ -69,7 +69,6 @@ def make_users(n):
             name="测试" + chr(0x4E00 + i) + "员",
             region_code=REGIONS[i % 3],
             password_hash="x",
-            session_token="t",
             public_ranking=i % 4 != 0,
         )
         for i in range(n)
