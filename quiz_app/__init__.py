@@ -21,6 +21,7 @@ from . import redis_keys
 from .clock import iso
 from .config import Config
 from .extensions import csrf, db, limiter, login_manager, migrate, redis_client
+from .params import BoundedIntConverter
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     app.config.update(overrides)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", redis_keys.RATE_LIMIT_PREFIX)
     app.json = ContestJSONProvider(app)
+    # Every <int:...> route (any blueprint's) takes only ids the database can hold.
+    app.url_map.converters["int"] = BoundedIntConverter
     register_extensions(app)
     register_template_helpers(app)
     register_blueprints(app)

@@ -17,6 +17,7 @@ from ..contest.presenters import attempt_view, result_view
 from ..extensions import db
 from ..leaderboard import services as boards
 from ..models import Contest
+from ..params import MAX_DB_INT, json_int, parse_int
 from ..regions import all_regions, get_region
 from ..stats import services as stats
 from . import bp
@@ -165,13 +166,13 @@ def contest():
 
 
 def _contest_for(data: dict[str, Any], now) -> Contest:
-    cid = data.get("contest_id")
-    if cid is None:
+    raw = data.get("contest_id")
+    if raw is None:
         c = svc.current_contest(now)
-    elif isinstance(cid, int) and not isinstance(cid, bool):
+    elif (cid := json_int(raw, lo=1, hi=MAX_DB_INT)) is not None:
         c = db.session.get(Contest, cid)
     else:
-        raise svc.InvalidChoice("contest_id 必须是整数")
+        raise svc.InvalidChoice("contest_id 必须是正整数")
     if c is None:
         raise svc.NotFound("竞赛不存在")
     return c
@@ -212,10 +213,8 @@ def save_answer(attempt_id: int, position: int):
     version = data.get("version")
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise svc.InvalidChoice("choices 必须是选项字母的列表")
-    if version is not None and (
-        not isinstance(version, int) or isinstance(version, bool)
-    ):
-        raise svc.InvalidChoice("version 必须是整数")
+    if version is not None and json_int(version, lo=0, hi=MAX_DB_INT) is None:
+        raise svc.InvalidChoice("version 必须是不小于 0 的整数")
     saved = svc.save_answer(
         attempt_id, principal, position, choices, now=now, expected_version=version
     )
@@ -279,11 +278,11 @@ def leaderboard():
         )
     if scope.kind == "region" and get_region(scope.region) is None:
         return api_error(404, "unknown_region", "没有这个区县")
-    raw_limit = request.args.get("limit", "10")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+    limit = parse_int(request.args.get("limit", "10"), lo=1, hi=100)
+    if limit is None:
         return api_error(400, "bad_limit", "limit 应为 1 到 100 的整数")
     uid = current_user.id if current_user.is_authenticated else None
-    board = boards.read_board(c, scope, limit=int(raw_limit), user_id=uid)
+    board = boards.read_board(c, scope, limit=limit, user_id=uid)
     return jsonify(
         {
             "entries": [e.__dict__ for e in board.entries],

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash
 
 from ..extensions import db
 from ..models import ROLES, AuditEvent, Region, User
+from ..params import MAX_DB_INT, parse_int
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Chinese names (with the middle dot of minority names) or Latin letters.
@@ -222,9 +223,10 @@ def session_principal(cookie_id: str | None) -> SessionPrincipal | None:
     """Parse Flask-Login's 'id:token' without touching the database; the hot
     answer path checks the token inside its own single SQL statement."""
     uid, _, token = (cookie_id or "").partition(":")
-    if not uid.isdigit() or not token:
+    user_id = parse_int(uid, lo=1, hi=MAX_DB_INT)
+    if user_id is None or not token:
         return None
-    return SessionPrincipal(int(uid), token)
+    return SessionPrincipal(user_id, token)
 
 
 def load_session_user(cookie_id: str) -> User | None:
