@@ -10,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import api_error
 from ..auth import services as accounts
+from ..auth.decorators import roles_required
 from ..auth.limits import answer_limit, login_limits, register_limits
 from ..clock import utcnow
 from ..contest import services as svc
@@ -57,14 +58,6 @@ def field_error(exc: accounts.FieldError):
 
 def grace() -> int:
     return current_app.config["SUBMIT_GRACE_S"]
-
-
-def require_login(*roles: str):
-    if not current_user.is_authenticated:
-        return api_error(401, "not_logged_in", "请先登录")
-    if roles and current_user.role not in roles:
-        return api_error(403, "forbidden", "没有权限")
-    return None
 
 
 def user_json(user) -> dict[str, Any]:
@@ -147,9 +140,8 @@ def login():
 
 
 @bp.post("/auth/logout")
+@roles_required()
 def logout():
-    if denied := require_login():
-        return denied
     accounts.revoke_sessions(current_user)
     logout_user()
     session.clear()
@@ -179,9 +171,8 @@ def _contest_for(data: dict[str, Any], now) -> Contest:
 
 
 @bp.post("/attempts")
+@roles_required("citizen")
 def start_attempt():
-    if denied := require_login("citizen"):
-        return denied
     now = utcnow()
     data = body()
     attempt, created = svc.start_attempt(
@@ -191,9 +182,8 @@ def start_attempt():
 
 
 @bp.get("/attempts/<int:attempt_id>")
+@roles_required()
 def get_attempt(attempt_id: int):
-    if denied := require_login():
-        return denied
     now = utcnow()
     attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
     return jsonify(attempt_view(attempt, now))
@@ -223,18 +213,16 @@ def save_answer(attempt_id: int, position: int):
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")
+@roles_required()
 def submit_attempt(attempt_id: int):
-    if denied := require_login():
-        return denied
     now = utcnow()
     attempt = svc.submit_attempt(attempt_id, current_user, now=now, grace_s=grace())
     return jsonify(result_view(attempt))
 
 
 @bp.get("/me/attempts")
+@roles_required("citizen")
 def my_attempts():
-    if denied := require_login("citizen"):
-        return denied
     now = utcnow()
     c = svc.current_contest(now)
     if c is None:
@@ -294,9 +282,8 @@ def leaderboard():
 
 
 @bp.get("/stats/regions")
+@roles_required("staff", "admin")
 def stats_regions():
-    if denied := require_login("staff", "admin"):
-        return denied
     c = svc.current_contest(utcnow())
     if c is None:
         return jsonify([])

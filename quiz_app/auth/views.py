@@ -5,12 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from ..clock import utcnow
 from ..regions import all_regions
 from . import bp
 from . import services as accounts
+from .decorators import roles_required
 from .forms import LoginForm, RegisterForm
 from .limits import login_limits, register_limits
 
@@ -97,7 +98,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@roles_required()
 def logout():
     accounts.revoke_sessions(current_user)
     logout_user()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from ..auth.decorators import roles_required
 from ..clock import utcnow
 from ..leaderboard import services as boards
 from . import bp
@@ -14,11 +15,6 @@ from .presenters import attempt_view, result_view
 
 def grace() -> int:
     return current_app.config["SUBMIT_GRACE_S"]
-
-
-def citizen_required() -> None:
-    if current_user.role != "citizen":
-        abort(403)
 
 
 @bp.get("/healthz")
@@ -52,9 +48,8 @@ def index():
 
 
 @bp.post("/quiz/start")
-@login_required
+@roles_required("citizen")
 def start():
-    citizen_required()
     now = utcnow()
     contest = svc.current_contest(now)
     if contest is None:
@@ -68,9 +63,8 @@ def start():
 
 
 @bp.get("/quiz")
-@login_required
+@roles_required("citizen")
 def quiz_current():
-    citizen_required()
     now = utcnow()
     contest = svc.current_contest(now)
     attempt = svc.open_attempt(current_user, contest) if contest else None
@@ -80,7 +74,7 @@ def quiz_current():
 
 
 @bp.get("/quiz/<int:attempt_id>")
-@login_required
+@roles_required()
 def quiz(attempt_id: int):
     now = utcnow()
     try:
@@ -116,7 +110,7 @@ def _save_form_answers(attempt_id: int, now) -> None:
 
 
 @bp.post("/quiz/<int:attempt_id>/save")
-@login_required
+@roles_required()
 def save(attempt_id: int):
     now = utcnow()
     try:
@@ -131,7 +125,7 @@ def save(attempt_id: int):
 
 
 @bp.post("/quiz/<int:attempt_id>/submit")
-@login_required
+@roles_required()
 def submit(attempt_id: int):
     now = utcnow()
     try:
@@ -145,7 +139,7 @@ def submit(attempt_id: int):
 
 
 @bp.get("/quiz/<int:attempt_id>/result")
-@login_required
+@roles_required()
 def result(attempt_id: int):
     now = utcnow()
     try:
@@ -172,7 +166,7 @@ def result(attempt_id: int):
 
 
 @bp.get("/me")
-@login_required
+@roles_required()
 def me():
     now = utcnow()
     contest = svc.current_contest(now)
