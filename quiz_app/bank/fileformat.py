@@ -40,6 +40,8 @@ MAX_CELL = 2_000
 # XLSX guards, checked on the zip directory before anything is inflated.
 XLSX_MAX_ENTRIES = 200
 XLSX_MAX_UNCOMPRESSED = 50 * 1024 * 1024
+#: Columns read from a sheet; cells further right are not looked at.
+XLSX_MAX_COLUMNS = len(HEADER) + 6
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,21 @@ def read_csv_table(data: bytes) -> list[list[str]]:
     text = _decode(data)
     if "\x00" in text:
         raise BankFileError([RowError(1, "文件含有空字符（NUL），不是有效的文本 CSV")])
-    return list(csv.reader(io.StringIO(text, newline="")))
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:
+        # e.g. a cell beyond csv.field_size_limit(): the row it sits in is
+        # the next record; the whole file is refused.
+        line = len(rows) + 1
+        if "field larger than field limit" in str(exc):
+            message = f"单元格内容过长（每格最多 {MAX_CELL} 字）"
+        else:
+            message = "CSV 格式有误，无法解析这一行"
+        raise BankFileError([RowError(line, message)])
+    return rows
 
 
 def read_xlsx_table(data: bytes) -> list[list[str]]:
@@ -115,8 +131,13 @@ def read_xlsx_table(data: bytes) -> list[list[str]]:
         raise BankFileError([RowError(1, "无法读取 xlsx 文件，请检查文件是否损坏")])
     try:
         sheet = wb.worksheets[0]
+        # Read-only mode pads every row to the sheet's declared <dimension>,
+        # which the file itself states: a forged A1:XFD1048576 would turn a
+        # few KB into 16,384 cells per row. Ignore it and read only the
+        # columns the format has, plus a few to notice a shifted row.
+        sheet.reset_dimensions()
         rows = []
-        for values in sheet.iter_rows(values_only=True):
+        for values in sheet.iter_rows(max_col=XLSX_MAX_COLUMNS, values_only=True):
             rows.append(["" if v is None else str(v) for v in values])
             if len(rows) > MAX_ROWS + 1:
                 break
