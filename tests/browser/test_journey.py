@@ -31,6 +31,7 @@ def test_register_answer_submit_review(live_server, phone_page, shot, contest):
     page.fill("#password", "kexue-2023")
     page.fill("#password2", "kexue-2023")
     page.check("#privacy")
+    shot(page, "02a-register-filled")
     page.click("button[type=submit]")
     assert "请填写 11 位中国大陆手机号" in page.text_content(".field.has-error")
     shot(page, "02-register-error")
@@ -91,4 +92,6 @@ def test_register_answer_submit_review(live_server, phone_page, shot, contest):
     page.goto(live_server + "/login")
     assert page.locator("#password[type=password]").count() == 1
     assert page.locator("#phone[type=tel]").count() == 1
-    shot(page, "08-login")
+    page.fill("#phone", "13612345678")
+    page.fill("#password", "kexue-2023")
+    shot(page, "08-login-filled")

@@ -13,6 +13,7 @@ from quiz_app.contest import services as contest_svc
 from quiz_app.contest.presenters import result_view
 from quiz_app.extensions import db
 from quiz_app.models import Attempt, AttemptAnswer
+from tests.browser.conftest import ARTIFACTS
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -99,6 +100,8 @@ def test_quick_taps_save_and_score_the_last_choice(
     assert settled(page, multi) == "已保存"
     assert stored_choices(app, attempt_id, multi) == ["B", "C"]
     shot(page, "quick-taps-quiz")
+    page.locator(f"#q{multi}").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "quick-taps-question.png"))
 
     # Let the time run out: the page hands in by itself.
     page.wait_for_url(f"**/quiz/{attempt_id}/result", timeout=30_000)
