@@ -42,6 +42,9 @@ XLSX_MAX_ENTRIES = 200
 XLSX_MAX_UNCOMPRESSED = 50 * 1024 * 1024
 #: Columns read from a sheet; cells further right are not looked at.
 XLSX_MAX_COLUMNS = len(HEADER) + 6
+#: Cells (<c> elements, empty ones too) a sheet may hold, per row and in all.
+XLSX_MAX_CELLS_PER_ROW = 1_000
+XLSX_MAX_CELLS = (MAX_ROWS + 1) * len(HEADER) * 2
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,42 @@ def read_csv_table(data: bytes) -> list[list[str]]:
     return rows
 
 
+def _check_sheet_cells(zf: zipfile.ZipFile, name: str) -> None:
+    """Count a sheet's cells while streaming its XML (elements are dropped as
+    they go). openpyxl builds a whole row in memory before yielding it, so a
+    few KB of repeated empty <c/> cells would otherwise become gigabytes."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    total = in_row = line = 0
+    try:
+        with zf.open(name) as src:
+            for event, elem in iterparse(src, events=("start", "end")):
+                tag = elem.tag.rpartition("}")[2]
+                if event == "start":
+                    if tag == "row":
+                        r = elem.get("r", "")
+                        line = int(r) if r.isascii() and r.isdigit() else line + 1
+                        in_row = 0
+                    continue
+                if tag == "c":
+                    total += 1
+                    in_row += 1
+                    if in_row > XLSX_MAX_CELLS_PER_ROW:
+                        raise BankFileError(
+                            [RowError(line, "这一行的单元格过多，已拒绝整个文件")]
+                        )
+                    if total > XLSX_MAX_CELLS:
+                        too_many = "xlsx 文件的单元格过多，已拒绝"
+                        raise BankFileError([RowError(1, too_many)])
+                elif tag == "row":
+                    elem.clear()
+    except (ParseError, DefusedXmlException):
+        raise BankFileError([RowError(1, "无法读取 xlsx 文件，请检查文件是否损坏")])
+
+
 def read_xlsx_table(data: bytes) -> list[list[str]]:
     """Rows of the first sheet of an .xlsx, after zip-bomb and type checks."""
     if not data.startswith(b"PK\x03\x04"):
@@ -121,6 +160,9 @@ def read_xlsx_table(data: bytes) -> list[list[str]]:
                 raise BankFileError([RowError(1, "xlsx 文件内部条目过多，已拒绝")])
             if sum(i.file_size for i in infos) > XLSX_MAX_UNCOMPRESSED:
                 raise BankFileError([RowError(1, "xlsx 文件解压后过大，已拒绝")])
+            for info in infos:
+                if info.filename.startswith("xl/worksheets/"):
+                    _check_sheet_cells(zf, info.filename)
     except zipfile.BadZipFile:
         raise BankFileError([RowError(1, "不是有效的 xlsx 文件")])
     import openpyxl  # defusedxml, when installed, guards openpyxl's XML parsing
