@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import current_app, jsonify, request, session
@@ -54,6 +55,10 @@ def field_error(exc: accounts.FieldError):
         "field": exc.field,
     }
     return jsonify({"error": error}), 409 if taken else 422
+
+
+#: Days a day board may name: far wider than any contest, inside the calendar.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def grace() -> int:
@@ -260,6 +265,9 @@ def leaderboard():
         return api_error(404, "no_contest", "当前没有竞赛")
     try:
         scope = boards.parse_scope(request.args.get("scope"))
+        if scope.kind == "day" and not FIRST_DAY <= scope.day <= LAST_DAY:
+            # The calendar's edges have no UTC bounds (the SQL board needs them).
+            raise boards.BadScope(scope.day)
     except boards.BadScope:
         return api_error(
             400, "bad_scope", "scope 应为 all、region:<代码> 或 day:<YYYY-MM-DD>"

@@ -121,3 +121,23 @@ def test_bank_page_number_in_range_still_works(api, client, make_user):
     api.login(make_user(role="organizer"))
     assert client.get("/admin/questions?page=2").status_code == 200
     assert client.get("/admin/questions").status_code == 200
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_leaderboard_day_at_the_calendar_edges_is_400_even_from_sql(
+    client, contest, redis_server, day
+):
+    # With Redis stopped the board is computed in SQL, from the day's bounds
+    # in UTC, which do not exist for the first and last days of the calendar.
+    redis_server.stop()
+    try:
+        r = client.get("/api/v1/leaderboard", query_string={"scope": f"day:{day}"})
+    finally:
+        redis_server.start()
+    assert_json_error(r, 400)
+    assert r.get_json()["error"]["code"] == "bad_scope"
+
+
+def test_leaderboard_day_in_the_contest_still_works(client, contest):
+    r = client.get("/api/v1/leaderboard?scope=day:2023-09-18")
+    assert r.status_code == 200 and r.get_json()["entries"] == []
