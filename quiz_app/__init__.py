@@ -11,6 +11,7 @@ from .config import Config, check_secret_key
 from .db import register_database
 from .errors import api_error, register_error_handlers
 from .extensions import csrf, db, limiter, login_manager, migrate, redis_client
+from .params import BoundedIntConverter
 from .rendering import register_rendering
 from .security import register_proxy_fix, register_security_headers
 
@@ -21,6 +22,8 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     app.config.update(overrides)
     check_secret_key(app.config)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", redis_keys.RATE_LIMIT_PREFIX)
+    # Every <int:...> route (any blueprint's) takes only ids the database can hold.
+    app.url_map.converters["int"] = BoundedIntConverter
     register_extensions(app)
     register_database(app)
     register_rendering(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import current_app, jsonify, request, session
@@ -9,6 +10,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from ..auth import services as accounts
+from ..auth.decorators import roles_required
 from ..auth.limits import (
     answer_limit,
     login_limits,
@@ -23,6 +25,7 @@ from ..errors import api_error
 from ..extensions import db
 from ..leaderboard import services as boards
 from ..models import Contest
+from ..params import MAX_DB_INT, json_int, parse_int
 from ..regions import all_regions, get_region
 from ..stats import services as stats
 from . import bp
@@ -60,16 +63,12 @@ def field_error(exc: accounts.FieldError):
     return jsonify({"error": error}), 409 if taken else 422
 
 
+#: Days a day board may name: far wider than any contest, inside the calendar.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def grace() -> int:
     return current_app.config["SUBMIT_GRACE_S"]
-
-
-def require_login(*roles: str):
-    if not current_user.is_authenticated:
-        return api_error(401, "not_logged_in", "请先登录")
-    if roles and current_user.role not in roles:
-        return api_error(403, "forbidden", "没有权限")
-    return None
 
 
 def user_json(user) -> dict[str, Any]:
@@ -151,10 +150,9 @@ def login():
 
 
 @bp.post("/auth/logout")
+@roles_required()
 def logout():
     """Ends this device's session only."""
-    if denied := require_login():
-        return denied
     accounts.end_session(current_user)
     logout_user()
     session.clear()
@@ -162,10 +160,9 @@ def logout():
 
 
 @bp.post("/auth/logout-all")
+@roles_required()
 def logout_all():
     """Ends every session of the account (log out everywhere)."""
-    if denied := require_login():
-        return denied
     accounts.end_all_sessions(current_user)
     logout_user()
     session.clear()
@@ -182,22 +179,21 @@ def contest():
 
 
 def _contest_for(data: dict[str, Any], now) -> Contest:
-    cid = data.get("contest_id")
-    if cid is None:
+    raw = data.get("contest_id")
+    if raw is None:
         c = svc.current_contest(now)
-    elif isinstance(cid, int) and not isinstance(cid, bool):
+    elif (cid := json_int(raw, lo=1, hi=MAX_DB_INT)) is not None:
         c = db.session.get(Contest, cid)
     else:
-        raise svc.InvalidChoice("contest_id 必须是整数")
+        raise svc.InvalidChoice("contest_id 必须是正整数")
     if c is None:
         raise svc.NotFound("竞赛不存在")
     return c
 
 
 @bp.post("/attempts")
+@roles_required("citizen")
 def start_attempt():
-    if denied := require_login("citizen"):
-        return denied
     now = utcnow()
     data = body()
     attempt, created = svc.start_attempt(
@@ -207,9 +203,8 @@ def start_attempt():
 
 
 @bp.get("/attempts/<int:attempt_id>")
+@roles_required()
 def get_attempt(attempt_id: int):
-    if denied := require_login():
-        return denied
     now = utcnow()
     attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
     return jsonify(attempt_view(attempt, now))
@@ -229,10 +224,8 @@ def save_answer(attempt_id: int, position: int):
     version = data.get("version")
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise svc.InvalidChoice("choices 必须是选项字母的列表")
-    if version is not None and (
-        not isinstance(version, int) or isinstance(version, bool)
-    ):
-        raise svc.InvalidChoice("version 必须是整数")
+    if version is not None and json_int(version, lo=0, hi=MAX_DB_INT) is None:
+        raise svc.InvalidChoice("version 必须是不小于 0 的整数")
     saved = svc.save_answer(
         attempt_id, principal, position, choices, now=now, expected_version=version
     )
@@ -241,18 +234,16 @@ def save_answer(attempt_id: int, position: int):
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")
+@roles_required()
 def submit_attempt(attempt_id: int):
-    if denied := require_login():
-        return denied
     now = utcnow()
     attempt = svc.submit_attempt(attempt_id, current_user, now=now, grace_s=grace())
     return jsonify(result_view(attempt))
 
 
 @bp.get("/me/attempts")
+@roles_required("citizen")
 def my_attempts():
-    if denied := require_login("citizen"):
-        return denied
     now = utcnow()
     c = svc.current_contest(now)
     if c is None:
@@ -290,17 +281,20 @@ def leaderboard():
         return api_error(404, "no_contest", "当前没有竞赛")
     try:
         scope = boards.parse_scope(request.args.get("scope"))
+        if scope.kind == "day" and not FIRST_DAY <= scope.day <= LAST_DAY:
+            # The calendar's edges have no UTC bounds (the SQL board needs them).
+            raise boards.BadScope(scope.day)
     except boards.BadScope:
         return api_error(
             400, "bad_scope", "scope 应为 all、region:<代码> 或 day:<YYYY-MM-DD>"
         )
     if scope.kind == "region" and get_region(scope.region) is None:
         return api_error(404, "unknown_region", "没有这个区县")
-    raw_limit = request.args.get("limit", "10")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+    limit = parse_int(request.args.get("limit", "10"), lo=1, hi=100)
+    if limit is None:
         return api_error(400, "bad_limit", "limit 应为 1 到 100 的整数")
     uid = current_user.id if current_user.is_authenticated else None
-    board = boards.read_board(c, scope, limit=int(raw_limit), user_id=uid)
+    board = boards.read_board(c, scope, limit=limit, user_id=uid)
     return jsonify(
         {
             "entries": [e.__dict__ for e in board.entries],
@@ -312,9 +306,8 @@ def leaderboard():
 
 
 @bp.get("/stats/regions")
+@roles_required("staff", "admin")
 def stats_regions():
-    if denied := require_login("staff", "admin"):
-        return denied
     c = svc.current_contest(utcnow())
     if c is None:
         return jsonify([])

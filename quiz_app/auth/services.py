@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash
 from ..db import begin_write
 from ..extensions import db
 from ..models import ROLES, AuditEvent, Region, User, UserSession
+from ..params import MAX_DB_INT, parse_int
 
 # ASCII digits only: `\d` would also accept fullwidth, Arabic-Indic or
 # mathematical digits, each a second account for the same number.
@@ -301,9 +302,10 @@ def session_principal(cookie_id: str | None) -> SessionPrincipal | None:
     """Parse Flask-Login's 'id:token' without touching the database; the hot
     answer path checks the token inside its own single SQL statement."""
     uid, _, token = (cookie_id or "").partition(":")
-    if not uid.isdigit() or not token:
+    user_id = parse_int(uid, lo=1, hi=MAX_DB_INT)
+    if user_id is None or not token:
         return None
-    return SessionPrincipal(int(uid), token)
+    return SessionPrincipal(user_id, token)
 
 
 class LoadedSession(NamedTuple):

@@ -6,7 +6,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import SecurityError
 
@@ -16,6 +16,7 @@ from ..extensions import db
 from ..regions import all_regions
 from . import bp
 from . import services as accounts
+from .decorators import roles_required
 from .forms import LoginForm, RegisterForm
 from .limits import login_limits, note_login_failure, register_limits
 
@@ -146,7 +147,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@roles_required()
 def logout():
     """End this device's session; the account's other devices stay logged in."""
     accounts.end_session(current_user)
@@ -157,7 +158,7 @@ def logout():
 
 
 @bp.post("/logout-all")
-@login_required
+@roles_required()
 def logout_all():
     """Log out everywhere: every session of this account ends."""
     accounts.end_all_sessions(current_user)

@@ -46,6 +46,11 @@ MAX_CELL = 2_000
 # XLSX guards, checked on the zip directory before anything is inflated.
 XLSX_MAX_ENTRIES = 200
 XLSX_MAX_UNCOMPRESSED = 50 * 1024 * 1024
+#: Columns read from a sheet; cells further right are not looked at.
+XLSX_MAX_COLUMNS = len(HEADER) + 6
+#: Cells (<c> elements, empty ones too) a sheet may hold, per row and in all.
+XLSX_MAX_CELLS_PER_ROW = 1_000
+XLSX_MAX_CELLS = (MAX_ROWS + 1) * len(HEADER) * 2
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,57 @@ def read_csv_table(data: bytes) -> list[list[str]]:
     text = _decode(data)
     if "\x00" in text:
         raise BankFileError([RowError(1, "文件含有空字符（NUL），不是有效的文本 CSV")])
-    return list(csv.reader(io.StringIO(text, newline="")))
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:
+        # e.g. a cell beyond csv.field_size_limit(): the row it sits in is
+        # the next record; the whole file is refused.
+        line = len(rows) + 1
+        if "field larger than field limit" in str(exc):
+            message = f"单元格内容过长（每格最多 {MAX_CELL} 字）"
+        else:
+            message = "CSV 格式有误，无法解析这一行"
+        raise BankFileError([RowError(line, message)])
+    return rows
+
+
+def _check_sheet_cells(zf: zipfile.ZipFile, name: str) -> None:
+    """Count a sheet's cells while streaming its XML (elements are dropped as
+    they go). openpyxl builds a whole row in memory before yielding it, so a
+    few KB of repeated empty <c/> cells would otherwise become gigabytes."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    total = in_row = line = 0
+    try:
+        with zf.open(name) as src:
+            for event, elem in iterparse(src, events=("start", "end")):
+                tag = elem.tag.rpartition("}")[2]
+                if event == "start":
+                    if tag == "row":
+                        r = elem.get("r", "")
+                        line = int(r) if r.isascii() and r.isdigit() else line + 1
+                        in_row = 0
+                    continue
+                if tag == "c":
+                    total += 1
+                    in_row += 1
+                    if in_row > XLSX_MAX_CELLS_PER_ROW:
+                        raise BankFileError(
+                            [RowError(line, "这一行的单元格过多，已拒绝整个文件")]
+                        )
+                    if total > XLSX_MAX_CELLS:
+                        too_many = "xlsx 文件的单元格过多，已拒绝"
+                        raise BankFileError([RowError(1, too_many)])
+                elif tag == "row":
+                    elem.clear()
+    except (ParseError, DefusedXmlException):
+        raise BankFileError([RowError(1, "无法读取 xlsx 文件，请检查文件是否损坏")])
 
 
 def read_xlsx_table(data: bytes) -> list[list[str]]:
@@ -113,6 +168,9 @@ def read_xlsx_table(data: bytes) -> list[list[str]]:
                 raise BankFileError([RowError(1, "xlsx 文件内部条目过多，已拒绝")])
             if sum(i.file_size for i in infos) > XLSX_MAX_UNCOMPRESSED:
                 raise BankFileError([RowError(1, "xlsx 文件解压后过大，已拒绝")])
+            for info in infos:
+                if info.filename.startswith("xl/worksheets/"):
+                    _check_sheet_cells(zf, info.filename)
     except zipfile.BadZipFile:
         raise BankFileError([RowError(1, "不是有效的 xlsx 文件")])
     import openpyxl  # defusedxml, when installed, guards openpyxl's XML parsing
@@ -123,8 +181,13 @@ def read_xlsx_table(data: bytes) -> list[list[str]]:
         raise BankFileError([RowError(1, "无法读取 xlsx 文件，请检查文件是否损坏")])
     try:
         sheet = wb.worksheets[0]
+        # Read-only mode pads every row to the sheet's declared <dimension>,
+        # which the file itself states: a forged A1:XFD1048576 would turn a
+        # few KB into 16,384 cells per row. Ignore it and read only the
+        # columns the format has, plus a few to notice a shifted row.
+        sheet.reset_dimensions()
         rows = []
-        for values in sheet.iter_rows(values_only=True):
+        for values in sheet.iter_rows(max_col=XLSX_MAX_COLUMNS, values_only=True):
             rows.append(["" if v is None else str(v) for v in values])
             if len(rows) > MAX_ROWS + 1:
                 break

@@ -13,6 +13,7 @@ from ..contest.services import clear_pool_cache
 from ..exports import CSV_TYPE, XLSX_TYPE
 from ..extensions import db
 from ..models import Category, Question
+from ..params import MAX_DB_INT, parse_int
 from . import bp
 from .fileformat import BankFileError
 from .services import export_csv, export_xlsx, import_file
@@ -24,7 +25,9 @@ PAGE = 50
 @roles_required("organizer", "admin")
 def questions():
     cat = request.args.get("category") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = parse_int(request.args.get("page") or "1", lo=1, hi=MAX_DB_INT // PAGE)
+    if page is None:
+        return render_template("error.html", code=400, message="页码无效"), 400
     q = select(Question).order_by(Question.ext_id)
     if cat:
         q = q.where(Question.category_code == cat)

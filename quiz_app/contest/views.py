@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, logout_user
 
+from ..auth.decorators import roles_required
 from ..auth.limits import answer_limit
 from ..clock import utcnow
 from ..leaderboard import services as boards
+from ..params import parse_int
 from . import bp
 from . import services as svc
 from .presenters import attempt_view, result_view
 
+#: More questions than any attempt holds; bounds what a posted form may name.
+MAX_POSITIONS = 200
+
 
 def grace() -> int:
     return current_app.config["SUBMIT_GRACE_S"]
-
-
-def citizen_required() -> None:
-    if current_user.role != "citizen":
-        abort(403)
 
 
 @bp.get("/healthz")
@@ -53,9 +53,8 @@ def index():
 
 
 @bp.post("/quiz/start")
-@login_required
+@roles_required("citizen")
 def start():
-    citizen_required()
     now = utcnow()
     contest = svc.current_contest(now)
     if contest is None:
@@ -69,9 +68,8 @@ def start():
 
 
 @bp.get("/quiz")
-@login_required
+@roles_required("citizen")
 def quiz_current():
-    citizen_required()
     now = utcnow()
     contest = svc.current_contest(now)
     attempt = svc.open_attempt(current_user, contest) if contest else None
@@ -81,7 +79,7 @@ def quiz_current():
 
 
 @bp.get("/quiz/<int:attempt_id>")
-@login_required
+@roles_required()
 def quiz(attempt_id: int):
     now = utcnow()
     try:
@@ -96,28 +94,49 @@ def quiz(attempt_id: int):
     )
 
 
+def _form_positions() -> set[int]:
+    """Positions the posted form showed (hidden `shown` fields) or answered."""
+    shown = {
+        p
+        for raw in request.form.getlist("shown")[:MAX_POSITIONS]
+        if (p := parse_int(raw, lo=1, hi=MAX_POSITIONS)) is not None
+    }
+    return shown | {
+        p
+        for key in request.form
+        if key.startswith("q") and (p := parse_int(key[1:], lo=1, hi=MAX_POSITIONS))
+    }
+
+
 def _save_form_answers(attempt_id: int, now) -> None:
-    """Plain-form fallback: save every posted q<position> (before the deadline)."""
+    """Plain-form fallback: save every question the form showed (before the
+    deadline). A shown question with nothing ticked clears its answer."""
     attempt = svc.get_attempt(attempt_id, current_user, now=now, grace_s=grace())
     if attempt.finished_at is not None or now > attempt.deadline_at:
         return
+    positions = _form_positions()
     for answer in attempt.answers:
-        key = f"q{answer.position}"
-        if key in request.form:
-            try:
-                svc.save_answer(
-                    attempt_id,
-                    current_user,
-                    answer.position,
-                    request.form.getlist(key),
-                    now=now,
-                )
-            except svc.InvalidChoice:
-                pass  # a tampered field; the rest still count
+        if answer.position not in positions:
+            continue
+        choices = request.form.getlist(f"q{answer.position}")
+        if not choices and answer.choices is None:
+            continue  # still unanswered: nothing to write
+        try:
+            svc.save_answer(attempt_id, current_user, answer.position, choices, now=now)
+        except svc.InvalidChoice:
+            pass  # a tampered field; the rest still count
+
+
+def _signed_out():
+    """The session was ended elsewhere (logout everywhere, account disabled)
+    while this form was on its way: back to the login page, then the quiz."""
+    logout_user()
+    flash("登录已失效，请重新登录后继续答题（之前保存的答案仍然有效）", "error")
+    return redirect(url_for("auth.login", next=url_for("contest.quiz_current")))
 
 
 @bp.post("/quiz/<int:attempt_id>/save")
-@login_required
+@roles_required()
 @answer_limit
 def save(attempt_id: int):
     now = utcnow()
@@ -125,7 +144,9 @@ def save(attempt_id: int):
         _save_form_answers(attempt_id, now)
     except svc.NotFound:
         abort(404)
-    except svc.AttemptClosed as exc:
+    except svc.NotLoggedIn:
+        return _signed_out()
+    except svc.ContestError as exc:
         flash(exc.message, "error")
     else:
         flash("答案已保存", "success")
@@ -133,7 +154,7 @@ def save(attempt_id: int):
 
 
 @bp.post("/quiz/<int:attempt_id>/submit")
-@login_required
+@roles_required()
 @answer_limit
 def submit(attempt_id: int):
     now = utcnow()
@@ -142,13 +163,15 @@ def submit(attempt_id: int):
         svc.submit_attempt(attempt_id, current_user, now=now, grace_s=grace())
     except svc.NotFound:
         abort(404)
-    except svc.AttemptClosed as exc:
+    except svc.NotLoggedIn:
+        return _signed_out()
+    except svc.ContestError as exc:
         flash(exc.message, "error")
     return redirect(url_for("contest.result", attempt_id=attempt_id))
 
 
 @bp.get("/quiz/<int:attempt_id>/result")
-@login_required
+@roles_required()
 def result(attempt_id: int):
     now = utcnow()
     try:
@@ -175,7 +198,7 @@ def result(attempt_id: int):
 
 
 @bp.get("/me")
-@login_required
+@roles_required()
 def me():
     now = utcnow()
     contest = svc.current_contest(now)

@@ -19,6 +19,11 @@ def test_register_answer_submit_review(live_server, phone_page, shot, contest):
     shot(page, "01-home")
     page.click("text=注册并开始答题")
 
+    # Passwords are masked: both inputs are real password inputs.
+    assert page.locator("input[type=password]").count() == 2
+    assert page.locator("#password[type=password]").count() == 1
+    assert page.locator("#password2[type=password]").count() == 1
+
     # Bad input first: a clear message next to the field, nothing created.
     page.fill("#name", "王小丽")
     page.fill("#phone", "12345")
@@ -26,6 +31,7 @@ def test_register_answer_submit_review(live_server, phone_page, shot, contest):
     page.fill("#password", "kexue-2023")
     page.fill("#password2", "kexue-2023")
     page.check("#privacy")
+    shot(page, "02a-register-filled")
     page.click("button[type=submit]")
     assert "请填写 11 位中国大陆手机号" in page.text_content(".field.has-error")
     shot(page, "02-register-error")
@@ -80,3 +86,12 @@ def test_register_answer_submit_review(live_server, phone_page, shot, contest):
     page.click("text=我的成绩")
     assert "今天还可以答题" in page.text_content("main")
     shot(page, "07-me")
+
+    # Log out and back in: the login page masks the password too.
+    page.click("button:has-text('退出')")
+    page.goto(live_server + "/login")
+    assert page.locator("#password[type=password]").count() == 1
+    assert page.locator("#phone[type=tel]").count() == 1
+    page.fill("#phone", "13612345678")
+    page.fill("#password", "kexue-2023")
+    shot(page, "08-login-filled")

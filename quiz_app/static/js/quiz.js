@@ -55,29 +55,54 @@
     return done;
   }
 
+  // Saves are serialised per question: while one is in flight, further taps
+  // only replace the wanted choices, which go out with the version the first
+  // save returns. So quick taps never race each other into a 409, and the
+  // last tap is what the server holds; a real conflict (another tab) still
+  // gets its 409 and is shown.
+  var inFlight = {};  // position -> true while its save is on the way
+  var wanted = {};    // position -> latest choices tapped meanwhile, or undefined
+
   function save(fieldset) {
-    var state = fieldset.querySelector(".save-state");
     var position = fieldset.dataset.position;
+    var state = fieldset.querySelector(".save-state");
     state.classList.remove("failed");
     state.textContent = "正在保存…";
+    if (inFlight[position]) {
+      wanted[position] = chosen(fieldset);
+      return;
+    }
+    send(fieldset, position, state, chosen(fieldset));
+  }
+
+  function send(fieldset, position, state, choices) {
+    inFlight[position] = true;
+    wanted[position] = undefined;
     fetch(attemptUrl + "/answers/" + position, {
       method: "PUT",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json" },
-      body: JSON.stringify({ choices: chosen(fieldset), version: Number(fieldset.dataset.version) })
+      body: JSON.stringify({ choices: choices, version: Number(fieldset.dataset.version) })
     }).then(function (r) {
       return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
     }).then(function (res) {
+      inFlight[position] = false;
+      var next = wanted[position];
+      wanted[position] = undefined;
       if (res.ok) {
         fieldset.dataset.version = res.data.version;
         deadline = performance.now() + res.data.remaining_s * 1000;
+        if (next !== undefined) { send(fieldset, position, state, next); return; }
         state.textContent = "已保存";
       } else {
+        // Refused (another tab changed it, or time is up): show why, don't retry.
         state.classList.add("failed");
         state.textContent = (res.data.error && res.data.error.message) || "保存失败，请重试";
         if (res.status === 409) { resync(); }
       }
     }).catch(function () {
+      inFlight[position] = false;
+      wanted[position] = undefined;
       state.classList.add("failed");
       state.textContent = "网络不畅，答案未保存，请稍后再选一次或点击“保存答案”";
     });
