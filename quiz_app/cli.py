@@ -27,10 +27,13 @@ from .regions import sync_regions
 BANK_DIR = Path(__file__).resolve().parent.parent / "question_bank"
 SH = ZoneInfo("Asia/Shanghai")
 DEMO_TITLE = "演示竞赛（随时可参加）"
+#: (role, phone, name, region, staff scope: "city" or a region code)
 DEMO_ACCOUNTS = [
-    ("citizen", "13800000001", "张明", "lunan"),
-    ("organizer", "13800000002", "李组织", "shizhi"),
-    ("staff", "13800000003", "王工作", "shizhi"),
+    ("citizen", "13800000001", "张明", "lunan", None),
+    ("organizer", "13800000002", "李组织", "shizhi", None),
+    ("staff", "13800000003", "王工作", "shizhi", "city"),
+    ("staff", "13800000005", "孙路南", "lunan", "lunan"),
+    ("admin", "13800000004", "赵管理", "shizhi", None),
 ]
 
 
@@ -74,7 +77,7 @@ def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
             role, phone, password = line.split("\t")
             known[phone] = (role, password)
     out = []
-    for role, phone, name, region in DEMO_ACCOUNTS:
+    for role, phone, name, region, scope in DEMO_ACCOUNTS:
         exists = db.session.scalar(select(User.id).where(User.phone == phone))
         if not exists:
             password = secrets.token_urlsafe(9)
@@ -85,10 +88,11 @@ def demo_accounts(now: datetime) -> list[tuple[str, str, str]]:
                 password=password,
                 role=role,
                 public_ranking=True,
-                city_wide=role == "staff",
+                city_wide=scope == "city",
+                staff_region=scope if scope not in (None, "city") else None,
                 now=now,
             )
-            known[phone] = (role, password)
+            known[phone] = (role if scope is None else f"{role}:{scope}", password)
         if phone in known:
             out.append((known[phone][0], phone, known[phone][1]))
     store.write_text("".join(f"{r}\t{p}\t{pw}\n" for r, p, pw in out))
