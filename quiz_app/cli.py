@@ -152,4 +152,4 @@ def register(app: Flask) -> None:
         )
         click.echo("demo accounts (log in with phone + password):")
         for role, phone, password in demo_accounts(now):
-            click.echo(f"  {role:<10} {phone}  {password}")
+            click.echo(f"  {role:<12} {phone}  {password}")
