@@ -198,9 +198,9 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
             n_sql = 30 if size <= 100_000 else 8
 
             def sql_read():
-                boards._sql_cache.clear()
+                boards.reset_caches()
                 uid = rng.randint(1, size)
-                boards._sql_board(contest, boards.Scope("all"), 50, uid)
+                boards.sql_board(contest, boards.Scope("all"), 50, uid)
 
             sql = timed(sql_read, n_sql)
             db.session.rollback()

@@ -129,10 +129,7 @@ def clean(request, app):
         except Exception:
             pass
     contest_svc.clear_pool_cache()  # also the attempt layout cache
-    board_svc._sql_cache.clear()
-    board_svc._dirty.clear()
-    board_svc._repair_backoff.clear()
-    board_svc._region_cache.clear()
+    board_svc.reset_caches()
     from quiz_app.extensions import limiter
 
     limiter.reset()
