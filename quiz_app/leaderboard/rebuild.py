@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 
@@ -88,13 +89,91 @@ def wait_for_background_rebuilds(timeout: float = 60.0) -> None:
         thread.join(timeout)
 
 
+# ---------------------------------------------------------------- the lock
+
+# Only the holder may release or extend the lock: both compare the token first,
+# atomically (a plain DEL after the lock expired would free another holder's).
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_EXTEND_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_scripts: dict[str, object] = {}
+
+
+def _script(source: str):
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = redis_client.client.register_script(source)
+    return script
+
+
+def acquire_lock(contest_id: int, ttl_s: int = keys.REBUILD_LOCK_TTL_S) -> str | None:
+    """Take the contest's rebuild lock for `ttl_s`; its token, or None if held."""
+    token = secrets.token_hex(16)
+    if redis_client.client.set(keys.rebuild_lock(contest_id), token, nx=True, ex=ttl_s):
+        return token
+    return None
+
+
+def release_lock(contest_id: int, token: str) -> bool:
+    """Release the lock if `token` still holds it; False if it expired or moved."""
+    script = _script(_RELEASE_SCRIPT)
+    return bool(
+        script(
+            keys=[keys.rebuild_lock(contest_id)],
+            args=[token],
+            client=redis_client.client,
+        )
+    )
+
+
+def extend_lock(
+    contest_id: int, token: str, ttl_s: int = keys.REBUILD_LOCK_TTL_S
+) -> bool:
+    """Give the holder another `ttl_s`; False if `token` no longer holds it."""
+    script = _script(_EXTEND_SCRIPT)
+    return bool(
+        script(
+            keys=[keys.rebuild_lock(contest_id)],
+            args=[token, ttl_s],
+            client=redis_client.client,
+        )
+    )
+
+
+def _wait_for_lock(contest_id: int) -> str | None:
+    """The lock, waiting at most one lock lifetime for the current holder."""
+    give_up = time.monotonic() + keys.REBUILD_LOCK_TTL_S + 1
+    while True:
+        token = acquire_lock(contest_id)
+        if token is not None or time.monotonic() > give_up:
+            return token
+        time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+def _between_snapshot_and_swap(contest: Contest) -> None:
+    """Runs after the SQL snapshot, before the swap; a seam for tests that need
+    something to happen inside that window (finishes, a lost lock)."""
+
+
 def rebuild(contest: Contest, *, force: bool = False) -> int | None:
     """Rebuild every board of a contest from SQL into temporary keys, then RENAME
     them over the live ones. Returns members written, or None if another process
-    holds the rebuild lock. Raises redis.RedisError if Redis is unreachable."""
+    holds the rebuild lock (with `force`, after waiting for it up to one lock
+    lifetime). Raises redis.RedisError if Redis is unreachable."""
     r = redis_client.client
     lock = keys.rebuild_lock(contest.id)
-    if not r.set(lock, "1", nx=True, ex=keys.REBUILD_LOCK_TTL_S) and not force:
+    token = _wait_for_lock(contest.id) if force else acquire_lock(contest.id)
+    if token is None:
         return None
     boards.clear_dirty(contest.id)
     try:
@@ -130,6 +209,7 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
             put(dk, m, row.rank_key)
             names[m] = names_value(row.name, row.public_ranking, row.region_code)
         db.session.rollback()
+        _between_snapshot_and_swap(contest)
         if names:
             sets[keys.board_names(contest.id)] = names  # type: ignore[assignment]
         stale = {
@@ -167,7 +247,7 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
         raise
     finally:
         try:
-            r.delete(lock)
+            release_lock(contest.id, token)
         except redis.RedisError:
             pass
 

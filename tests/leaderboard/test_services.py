@@ -254,3 +254,34 @@ def test_large_boards_are_rebuilt_in_the_background(contest, monkeypatch):
     boards.wait_for_background_rebuilds()
     second = boards.read_board(contest, boards.Scope("all"), limit=10)
     assert not second.delayed and second.total == 5
+
+
+def test_only_the_holder_releases_the_rebuild_lock(contest):
+    lock = keys.rebuild_lock(contest.id)
+    a = rebuild_mod.acquire_lock(contest.id)
+    assert a and rebuild_mod.acquire_lock(contest.id) is None
+    redis_client.client.pexpire(lock, 1)  # A's lock runs out
+    time.sleep(0.05)
+    b = rebuild_mod.acquire_lock(contest.id)
+    assert b and b != a
+    assert not rebuild_mod.release_lock(contest.id, a)
+    assert not rebuild_mod.extend_lock(contest.id, a)
+    assert redis_client.client.get(lock) == b
+    assert rebuild_mod.release_lock(contest.id, b)
+    assert not redis_client.client.exists(lock)
+
+
+def test_a_rebuild_that_lost_its_lock_leaves_the_new_holder_alone(contest, monkeypatch):
+    users = make_users(2)
+    for u in users:
+        add_finished(contest, u.id, 50, 60_000, NOW)
+    db.session.commit()
+    lock = keys.rebuild_lock(contest.id)
+
+    def lock_moves(c):
+        redis_client.client.delete(lock)  # A's lock expired mid-rebuild ...
+        assert redis_client.client.set(lock, "B", nx=True, ex=60)  # ... B took it
+
+    monkeypatch.setattr(rebuild_mod, "_between_snapshot_and_swap", lock_moves)
+    boards.rebuild(contest, force=True)
+    assert redis_client.client.get(lock) == "B"
