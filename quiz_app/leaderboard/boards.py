@@ -57,6 +57,80 @@ def reset_dirty() -> None:
 
 # ---------------------------------------------------------------- writes
 
+# One citizen's entries on several boards of a contest, in one atomic step.
+# KEYS: journal, names hash, then the boards. ARGV: member, mode, names value,
+# day TTL, then per board its key ('' = none) and '1' if it is a day board.
+# Mode 'g' raises entries (ZADD GT; '' leaves a board alone): idempotent, and a
+# worse attempt never lowers an entry. Mode 'x' sets entries exactly ('' removes
+# the member), for recomputations that may lower or remove. While a rebuild runs
+# (its journal exists) the member is journaled, so the rebuild keeps the write.
+_WRITE_SCRIPT = """
+local m, mode = ARGV[1], ARGV[2]
+for j = 1, #KEYS - 2 do
+  local key, score = KEYS[2 + j], ARGV[3 + 2 * j]
+  if score ~= '' then
+    if mode == 'x' then
+      redis.call('ZADD', key, score, m)
+    else
+      redis.call('ZADD', key, 'GT', score, m)
+    end
+    if ARGV[4 + 2 * j] == '1' then redis.call('EXPIRE', key, ARGV[4]) end
+  elseif mode == 'x' then
+    redis.call('ZREM', key, m)
+  end
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[2], m, ARGV[3])
+elseif mode == 'x' then
+  redis.call('HDEL', KEYS[2], m)
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if mode == 'x' then
+    redis.call('HSET', KEYS[1], m, 'x')
+  else
+    redis.call('HSETNX', KEYS[1], m, 'g')
+  end
+end
+return 1
+"""
+_write_script = None
+
+
+def write_member(
+    contest_id: int,
+    user_id: int,
+    entries: dict[str, int | None],
+    names: str | None,
+    *,
+    exact: bool,
+    client=None,
+) -> None:
+    """Write one citizen's entries ({board key: rank key or None}) atomically.
+
+    exact=False: ZADD GT, None skips the board; exact=True: set, None removes.
+    `client` may be a pipeline (the call is then queued). Raises RedisError.
+    """
+    global _write_script
+    if _write_script is None:
+        _write_script = redis_client.client.register_script(_WRITE_SCRIPT)
+    args: list[object] = [
+        member_id(user_id),
+        "x" if exact else "g",
+        names or "",
+        keys.DAY_BOARD_TTL_S,
+    ]
+    for key, value in entries.items():
+        args += [
+            "" if value is None else value,
+            int(keys.is_day_board(contest_id, key)),
+        ]
+    _write_script(
+        keys=[keys.rebuild_journal(contest_id), keys.board_names(contest_id)]
+        + list(entries),
+        args=args,
+        client=client or redis_client.client,
+    )
+
 
 def record_finished(
     attempt: Attempt, contest: Contest | None = None, user: User | None = None
@@ -70,25 +144,20 @@ def record_finished(
         return
     contest = contest or attempt.contest
     user = user or attempt.user
-    member = member_id(user.id)
     day = local_day(attempt.finished_at, contest.timezone)
+    entries = {
+        keys.board_all(contest.id): attempt.rank_key,
+        keys.board_region(contest.id, user.region_code): attempt.rank_key,
+        keys.board_day(contest.id, day): attempt.rank_key,
+    }
     try:
-        pipe = redis_client.client.pipeline(transaction=False)
-        pipe.zadd(keys.board_all(contest.id), {member: attempt.rank_key}, gt=True)
-        pipe.zadd(
-            keys.board_region(contest.id, user.region_code),
-            {member: attempt.rank_key},
-            gt=True,
-        )
-        day_key = keys.board_day(contest.id, day)
-        pipe.zadd(day_key, {member: attempt.rank_key}, gt=True)
-        pipe.expire(day_key, keys.DAY_BOARD_TTL_S)
-        pipe.hset(
-            keys.board_names(contest.id),
-            member,
+        write_member(
+            contest.id,
+            user.id,
+            entries,
             names_value(user.name, user.public_ranking, user.region_code),
+            exact=False,
         )
-        pipe.execute()
     except redis.RedisError as exc:
         log.warning("leaderboard write failed for attempt %s: %s", attempt.id, exc)
         mark_dirty(contest.id)

@@ -165,91 +165,186 @@ def _between_snapshot_and_swap(contest: Contest) -> None:
     something to happen inside that window (finishes, a lost lock)."""
 
 
+# The swap, atomic for every board of the contest. KEYS: lock, journal, meta,
+# then (live, staging) pairs; ARGV: token, built_at, day TTL, then per pair its
+# kind ('z' board, 'd' day board, 'h' names hash). A staging key holds the SQL
+# snapshot; members journaled since then bring their live entries along (raised
+# with GT, or as they are now if they were set exactly), so no write that
+# landed during the rebuild is lost. A pair whose staging key ends up empty
+# deletes the live key. Refused (-1) unless the token still holds the lock.
+_SWAP_SCRIPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local journal = redis.call('HGETALL', KEYS[2])
+for j = 1, (#KEYS - 3) / 2 do
+  local live, tmp, kind = KEYS[2 + 2 * j], KEYS[3 + 2 * j], ARGV[3 + j]
+  for i = 1, #journal, 2 do
+    local m, how = journal[i], journal[i + 1]
+    if kind == 'h' then
+      local v = redis.call('HGET', live, m)
+      if v then
+        redis.call('HSET', tmp, m, v)
+      elseif how == 'x' then
+        redis.call('HDEL', tmp, m)
+      end
+    else
+      local score = redis.call('ZSCORE', live, m)
+      if score and how == 'x' then
+        redis.call('ZADD', tmp, score, m)
+      elseif score then
+        redis.call('ZADD', tmp, 'GT', score, m)
+      elseif how == 'x' then
+        redis.call('ZREM', tmp, m)
+      end
+    end
+  end
+  if redis.call('EXISTS', tmp) == 1 then
+    redis.call('RENAME', tmp, live)
+    if kind == 'd' then
+      redis.call('EXPIRE', live, ARGV[3])
+    else
+      redis.call('PERSIST', live)
+    end
+  else
+    redis.call('DEL', live)
+  end
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[3], 'built_at', ARGV[2])
+return 1
+"""
+
+#: members per ZADD/HSET while staging a snapshot
+STAGE_CHUNK = 5000
+
+
 def rebuild(contest: Contest, *, force: bool = False) -> int | None:
-    """Rebuild every board of a contest from SQL into temporary keys, then RENAME
-    them over the live ones. Returns members written, or None if another process
-    holds the rebuild lock (with `force`, after waiting for it up to one lock
-    lifetime). Raises redis.RedisError if Redis is unreachable."""
+    """Rebuild every board of a contest from SQL, losing no concurrent write.
+
+    A journal is opened before the SQL snapshot; the snapshot is staged in
+    temporary keys; one Lua script then folds in what was written meanwhile
+    and RENAMEs the staging keys over the live ones (a board the snapshot
+    lacks is dropped unless it gained members meanwhile). Returns the members
+    of the city board, or None if the lock is held elsewhere (with `force`,
+    after waiting for it up to one lock lifetime) or was lost midway. Raises
+    redis.RedisError if Redis is unreachable.
+    """
     r = redis_client.client
-    lock = keys.rebuild_lock(contest.id)
     token = _wait_for_lock(contest.id) if force else acquire_lock(contest.id)
     if token is None:
         return None
     boards.clear_dirty(contest.id)
+    journal = keys.rebuild_journal(contest.id)
+    staged: list[str] = []
     try:
-        rows = db.session.execute(
-            select(
-                Attempt.user_id,
-                Attempt.rank_key,
-                Attempt.finished_at,
-                User.region_code,
-                User.name,
-                User.public_ranking,
-            )
-            .join(User, User.id == Attempt.user_id)
-            .where(Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None))
-        )
-        sets: dict[str, dict[str, int]] = {}
-        names: dict[str, str] = {}
-        day_keys: set[str] = set()
-
-        def put(key: str, member: str, value: int) -> None:
-            board = sets.setdefault(key, {})
-            if value > board.get(member, -1):
-                board[member] = value
-
-        for row in rows:
-            m = member_id(row.user_id)
-            put(keys.board_all(contest.id), m, row.rank_key)
-            put(keys.board_region(contest.id, row.region_code), m, row.rank_key)
-            dk = keys.board_day(
-                contest.id, local_day(row.finished_at, contest.timezone)
-            )
-            day_keys.add(dk)
-            put(dk, m, row.rank_key)
-            names[m] = names_value(row.name, row.public_ranking, row.region_code)
-        db.session.rollback()
+        # Opened before the snapshot: every finish committed after the snapshot
+        # writes Redis after its commit, so it finds the journal and is noted.
+        pipe = r.pipeline(transaction=False)
+        pipe.hset(journal, "-", "g")
+        pipe.expire(journal, keys.REBUILD_STAGING_TTL_S)
+        pipe.execute()
+        sets, names = _snapshot(contest)
         _between_snapshot_and_swap(contest)
+        if not extend_lock(contest.id, token):
+            raise _LockLost()
+        names_key = keys.board_names(contest.id)
         if names:
-            sets[keys.board_names(contest.id)] = names  # type: ignore[assignment]
-        stale = {
+            sets[names_key] = names  # type: ignore[assignment]
+        live = [
             k
             for k in r.scan_iter(match=keys.board_pattern(contest.id), count=500)
             if k not in sets
-            and k not in (lock, keys.board_meta(contest.id))
-            and not k.endswith(":tmp")
-        }
+            and k not in (keys.rebuild_lock(contest.id), keys.board_meta(contest.id))
+            and k != journal
+            and not keys.is_staging(k)
+        ]
+        pairs: list[tuple[str, str, str]] = []
         pipe = r.pipeline(transaction=False)
         for key, mapping in sets.items():
-            tmp = keys.temporary(key)
+            tmp = keys.temporary(key, token)
+            staged.append(tmp)
             pipe.delete(tmp)
             items = list(mapping.items())
-            for i in range(0, len(items), 5000):
-                chunk = dict(items[i : i + 5000])
-                if key == keys.board_names(contest.id):
+            for i in range(0, len(items), STAGE_CHUNK):
+                chunk = dict(items[i : i + STAGE_CHUNK])
+                if key == names_key:
                     pipe.hset(tmp, mapping=chunk)
                 else:
                     pipe.zadd(tmp, chunk)
-            pipe.rename(tmp, key)
-            if key in day_keys:
-                pipe.expire(key, keys.DAY_BOARD_TTL_S)
-        for key in stale:
-            pipe.delete(key)
-        pipe.hset(
-            keys.board_meta(contest.id),
-            mapping={"built_at": iso(utcnow(), contest.timezone)},
-        )
+            pipe.expire(tmp, keys.REBUILD_STAGING_TTL_S)
         pipe.execute()
+        for key in list(sets) + live:
+            kind = (
+                "h"
+                if key == names_key
+                else "d"
+                if keys.is_day_board(contest.id, key)
+                else "z"
+            )
+            pairs.append((key, keys.temporary(key, token), kind))
+        swap = _script(_SWAP_SCRIPT)
+        done = swap(
+            keys=[keys.rebuild_lock(contest.id), journal, keys.board_meta(contest.id)]
+            + [k for live_key, tmp, _ in pairs for k in (live_key, tmp)],
+            args=[token, iso(utcnow(), contest.timezone), keys.DAY_BOARD_TTL_S]
+            + [kind for _, _, kind in pairs],
+            client=r,
+        )
+        if done != 1:
+            raise _LockLost()
+        staged.clear()
         fallback.clear_cache()
         return len(sets.get(keys.board_all(contest.id), {}))
+    except _LockLost:
+        log.warning("leaderboard rebuild of contest %s lost its lock", contest.id)
+        boards.mark_dirty(contest.id)
+        return None
     except redis.RedisError:
         boards.mark_dirty(contest.id)
         raise
     finally:
         try:
+            if staged:
+                r.delete(*staged)
             release_lock(contest.id, token)
         except redis.RedisError:
             pass
+
+
+class _LockLost(Exception):
+    """The rebuild lock expired or moved to another process midway."""
+
+
+def _snapshot(contest: Contest) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """Every board of the contest from SQL: {key: {member: rank key}}, names."""
+    rows = db.session.execute(
+        select(
+            Attempt.user_id,
+            Attempt.rank_key,
+            Attempt.finished_at,
+            User.region_code,
+            User.name,
+            User.public_ranking,
+        )
+        .join(User, User.id == Attempt.user_id)
+        .where(Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None))
+    )
+    sets: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+
+    def put(key: str, member: str, value: int) -> None:
+        board = sets.setdefault(key, {})
+        if value > board.get(member, -1):
+            board[member] = value
+
+    for row in rows:
+        m = member_id(row.user_id)
+        put(keys.board_all(contest.id), m, row.rank_key)
+        put(keys.board_region(contest.id, row.region_code), m, row.rank_key)
+        day = local_day(row.finished_at, contest.timezone)
+        put(keys.board_day(contest.id, day), m, row.rank_key)
+        names[m] = names_value(row.name, row.public_ranking, row.region_code)
+    db.session.rollback()
+    return sets, names
 
 
 def rebuild_if_missing(contest: Contest) -> bool:

@@ -285,3 +285,46 @@ def test_a_rebuild_that_lost_its_lock_leaves_the_new_holder_alone(contest, monke
     monkeypatch.setattr(rebuild_mod, "_between_snapshot_and_swap", lock_moves)
     boards.rebuild(contest, force=True)
     assert redis_client.client.get(lock) == "B"
+
+
+def test_finishes_during_a_rebuild_are_kept(make_bank, contest, monkeypatch):
+    make_bank()
+    users = make_users(4)  # regions lunan, lubei, qianan, lunan
+    for u in users[:2]:
+        add_finished(contest, u.id, 50, 60_000, NOW)
+    db.session.commit()
+    boards.rebuild(contest, force=True)
+    later = NOW + timedelta(days=2)  # a day no board has yet
+    late = {}
+
+    def finish_in_the_window(c):
+        # Committed after the snapshot, written to the live boards before the
+        # swap: the third citizen opens a region board, both open a day board.
+        late[2] = finish_one(c, users[2], later)
+        late[3] = finish_one(c, users[3], later + timedelta(minutes=1))
+        assert redis_client.client.exists(
+            keys.board_day(c.id, local_day(later, c.timezone))
+        )
+
+    monkeypatch.setattr(rebuild_mod, "_between_snapshot_and_swap", finish_in_the_window)
+    assert boards.rebuild(contest, force=True) == 2  # in the snapshot
+    monkeypatch.undo()
+    day = local_day(later, contest.timezone)
+    for scope in (
+        boards.Scope("all"),
+        boards.Scope("region", region="qianan"),
+        boards.Scope("region", region="lunan"),
+        boards.Scope("day", day=day),
+    ):
+        assert redis_order(boards.board_key(contest, scope)) == boards.sql_ranking(
+            contest, scope
+        ), scope
+    assert redis_client.client.ttl(keys.board_day(contest.id, day)) > 0
+    member = member_id(users[2].id)
+    assert redis_client.client.hget(keys.board_names(contest.id), member)
+    assert (
+        int(redis_client.client.zscore(keys.board_all(contest.id), member))
+        == late[2].rank_key
+    )
+    assert not redis_client.client.exists(keys.rebuild_journal(contest.id))
+    assert not [k for k in redis_client.client.keys("*") if keys.is_staging(k)]
