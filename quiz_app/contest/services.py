@@ -692,6 +692,8 @@ def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
     )
     attempt.rank_key = codec.encode(score, attempt.duration_ms, finished_at)
     db.session.flush()
+    # leaderboard: the citizen's best (contest_best), in this same transaction
+    boards.record_best(attempt)
 
 
 def expire_if_due(attempt: Attempt, *, now: datetime, grace_s: int) -> bool:

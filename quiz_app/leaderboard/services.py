@@ -20,7 +20,7 @@ from . import boards, common, fallback
 from . import rebuild as _rebuild
 from .boards import record_finished
 from .common import BadScope, Board, Entry, MyRank, Scope, board_key, parse_scope
-from .fallback import sql_board, sql_ranking
+from .fallback import fill_best, record_best, sql_board, sql_ranking
 from .rebuild import rebuild, rebuild_if_missing, wait_for_background_rebuilds
 
 __all__ = [
@@ -30,10 +30,12 @@ __all__ = [
     "MyRank",
     "Scope",
     "board_key",
+    "fill_best",
     "parse_scope",
     "read_board",
     "rebuild",
     "rebuild_if_missing",
+    "record_best",
     "record_finished",
     "reset_caches",
     "sql_board",

@@ -7,7 +7,6 @@ import signal
 import time
 from datetime import timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -18,69 +17,10 @@ from quiz_app.contest import services as svc
 from quiz_app.extensions import db, redis_client
 from quiz_app.leaderboard import rebuild as rebuild_mod
 from quiz_app.leaderboard import services as boards
-from quiz_app.leaderboard.ranking import make_codec, member_id, user_id_of
-from quiz_app.models import Attempt, Contest, User
+from quiz_app.leaderboard.ranking import member_id
+from quiz_app.models import Attempt, User
 from tests.conftest import NOW
-
-REGIONS = ["lunan", "lubei", "qianan"]
-
-
-def codec_of(contest):
-    return make_codec(
-        contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
-    )
-
-
-def add_finished(contest, user_id, score, duration_ms, finished_at):
-    key = codec_of(contest).encode(score, duration_ms, finished_at)
-    a = Attempt(
-        user_id=user_id,
-        contest_id=contest.id,
-        started_at=finished_at - timedelta(milliseconds=duration_ms),
-        deadline_at=finished_at + timedelta(minutes=15),
-        finished_at=finished_at,
-        finish_kind="submitted",
-        score=score,
-        correct_count=score // 10,
-        duration_ms=duration_ms,
-        rank_key=key,
-    )
-    db.session.add(a)
-    db.session.flush()
-    return a
-
-
-def redis_order(key):
-    return [
-        (user_id_of(m), int(s))
-        for m, s in redis_client.client.zrevrange(key, 0, -1, withscores=True)
-    ]
-
-
-@pytest.fixture
-def contest(ctx, make_contest):
-    c = make_contest(starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=5))
-    contest = db.session.get(Contest, c.id)
-    db.session.commit()  # release SQLite's write lock for fixtures with own contexts
-    return contest
-
-
-def make_users(n):
-    users = [
-        User(
-            phone=f"138{i:08d}",
-            name="测试" + chr(0x4E00 + i) + "员",
-            region_code=REGIONS[i % 3],
-            password_hash="x",
-            session_token="t",
-            public_ranking=i % 4 != 0,
-        )
-        for i in range(n)
-    ]
-    db.session.add_all(users)
-    db.session.flush()
-    return users
-
+from tests.leaderboard.helpers import REGIONS, add_finished, make_users, redis_order
 
 attempt_lists = st.lists(
     st.tuples(
