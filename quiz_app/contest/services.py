@@ -706,7 +706,9 @@ def expire_if_due(attempt: Attempt, *, now: datetime, grace_s: int) -> bool:
         return False
     _finish(attempt, finished_at=attempt.deadline_at, kind="expired")
     db.session.commit()
-    boards.record_finished(attempt)
+    # leaderboard: the citizen's SQL best on every board (ZADD GT), which also
+    # repairs an earlier finish whose board write was lost
+    boards.restore_users(contest_by_id(attempt.contest_id), [attempt.user_id])
     return True
 
 
@@ -722,6 +724,8 @@ def submit_attempt(
     attempt = _lock_attempt(attempt_id, user)
     if attempt.finished_at is not None:
         db.session.rollback()
+        # leaderboard: a repeat may follow a crash before the board write
+        boards.restore_users(contest_by_id(attempt.contest_id), [user.id])
         if attempt.finish_kind == "expired":
             raise AttemptClosed("答题时间已到，系统已按截止前保存的答案自动交卷")
         return attempt

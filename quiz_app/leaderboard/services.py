@@ -22,6 +22,7 @@ from .boards import record_finished
 from .common import BadScope, Board, Entry, MyRank, Scope, board_key, parse_scope
 from .fallback import fill_best, record_best, sql_board, sql_ranking
 from .rebuild import rebuild, rebuild_if_missing, wait_for_background_rebuilds
+from .recompute import restore_users
 
 __all__ = [
     "BadScope",
@@ -38,6 +39,7 @@ __all__ = [
     "record_best",
     "record_finished",
     "reset_caches",
+    "restore_users",
     "sql_board",
     "sql_ranking",
     "wait_for_background_rebuilds",
