@@ -1,15 +1,17 @@
-"""Per-citizen board entries recomputed from SQL: re-recording.
+"""Per-citizen board entries recomputed from SQL: re-recording and refreshing.
 
 restore_users re-puts citizens' SQL bests on every board with ZADD GT (never
 lowers; safe to repeat), for paths that find a finish already committed and
-cannot know whether its board write happened. Each citizen is written
-atomically (one Lua call).
+cannot know whether its board write happened. refresh_users recomputes them
+exactly, lowering or removing entries, for changes to stored attempts
+(regrade, disqualification). Each citizen is written atomically (one Lua call).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 import redis
 from sqlalchemy import select
@@ -18,8 +20,9 @@ from .. import redis_keys as keys
 from ..clock import local_day
 from ..extensions import db, redis_client
 from ..models import Attempt, Contest, User
-from . import boards
-from .common import names_value
+from . import boards, fallback
+from .common import names_value, region_names
+from .ranking import WINDOW_SLACK_MS
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,18 @@ def _load(contest: Contest, user_ids: list[int]) -> dict[int, _Citizen]:
     return citizens
 
 
+def _window_day_boards(contest: Contest) -> list[str]:
+    """Every day board the contest's window can have."""
+    first = local_day(contest.starts_at, contest.timezone)
+    last = local_day(
+        contest.ends_at + timedelta(milliseconds=WINDOW_SLACK_MS), contest.timezone
+    )
+    return [
+        keys.board_day(contest.id, first + timedelta(days=i))
+        for i in range((last - first).days + 1)
+    ]
+
+
 def _unique(user_ids: Iterable[int]) -> list[int]:
     return sorted(set(user_ids))
 
@@ -91,4 +106,49 @@ def restore_users(contest: Contest, user_ids: Iterable[int]) -> None:
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("leaderboard restore failed for contest %s: %s", contest.id, exc)
+        boards.mark_dirty(contest.id)
+
+
+def refresh_users(contest: Contest, user_ids: Iterable[int]) -> None:
+    """Recompute the citizens' bests from their stored attempts, everywhere.
+
+    contest_best rows are rewritten (lowered, or deleted for a citizen with no
+    finished attempt left) and committed; then each citizen's entries on the
+    city board, every region board and every day board of the contest window
+    are set exactly in one Lua call per citizen, so an entry may go down or
+    disappear. Call it after committing the change to the attempts (or call
+    fallback.refresh_best inside that transaction, then this: it is
+    idempotent). Redis errors are logged and the contest marked for repair.
+    """
+    ids = _unique(user_ids)
+    if not ids:
+        return
+    fallback.refresh_best(contest, ids)
+    db.session.commit()
+    fallback.clear_cache()
+    citizens = _load(contest, ids)
+    regions = set(region_names())
+    days = _window_day_boards(contest)
+    try:
+        pipe = redis_client.client.pipeline(transaction=False)
+        for uid in ids:
+            c = citizens.get(uid) or _Citizen("", "")
+            entries: dict[str, int | None] = {keys.board_all(contest.id): c.best}
+            for code in sorted(regions | ({c.region} - {""})):
+                entries[keys.board_region(contest.id, code)] = (
+                    c.best if code == c.region else None
+                )
+            for day in days + sorted(set(c.days) - set(days)):
+                entries[day] = c.days.get(day)
+            boards.write_member(
+                contest.id,
+                uid,
+                entries,
+                c.names if c.best is not None else None,
+                exact=True,
+                client=pipe,
+            )
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("leaderboard refresh failed for contest %s: %s", contest.id, exc)
         boards.mark_dirty(contest.id)
