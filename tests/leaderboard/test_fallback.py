@@ -204,3 +204,19 @@ def test_migration_fills_contest_best_from_finished_attempts(
         assert [tuple(r) for r in rows] == [(1, 1, "lunan", 900, 90, 2000, 2)]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_rebuild_command_can_recompute_contest_best(app, contest):
+    users = seed(contest, n=6)
+    want = boards.sql_ranking(contest, boards.Scope("all"))
+    db.session.execute(sa.delete(ContestBest))  # e.g. attempts edited by hand
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["leaderboard", "rebuild", "--best"])
+    assert result.exit_code == 0, result.output
+    assert "6 citizens' bests recomputed" in result.output
+    got = db.session.execute(
+        sa.select(ContestBest.user_id, ContestBest.rank_key).order_by(
+            ContestBest.rank_key.desc(), ContestBest.user_id
+        )
+    ).all()
+    assert [tuple(r) for r in got] == want and len(want) == len(users)
