@@ -213,8 +213,31 @@ redis.call('HSET', KEYS[3], 'built_at', ARGV[2])
 return 1
 """
 
-#: members per ZADD/HSET while staging a snapshot
+#: members per ZADD/HSET while staging a snapshot, and commands per pipeline
 STAGE_CHUNK = 5000
+STAGE_BATCH = 10
+#: socket timeout of the staging connection, seconds: staging is a batch job,
+#: the requests' short timeout (REDIS_SOCKET_TIMEOUT) would abort big boards
+STAGE_SOCKET_TIMEOUT_S = 30.0
+_bulk: dict[int, redis.Redis] = {}
+
+
+def _bulk_client(r: redis.Redis) -> redis.Redis:
+    """A client to the same server as `r` with the staging socket timeout."""
+    pool = r.connection_pool
+    client = _bulk.get(id(pool))
+    if client is None:
+        kwargs = dict(pool.connection_kwargs)
+        kwargs.update(
+            socket_timeout=STAGE_SOCKET_TIMEOUT_S,
+            socket_connect_timeout=kwargs.get("socket_connect_timeout") or 1.0,
+        )
+        client = _bulk[id(pool)] = redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=pool.connection_class, max_connections=4, **kwargs
+            )
+        )
+    return client
 
 
 def rebuild(contest: Contest, *, force: bool = False) -> int | None:
@@ -258,20 +281,24 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
             and not keys.is_staging(k)
         ]
         pairs: list[tuple[str, str, str]] = []
-        pipe = r.pipeline(transaction=False)
+        bulk = _bulk_client(r)
         for key, mapping in sets.items():
             tmp = keys.temporary(key, token)
             staged.append(tmp)
-            pipe.delete(tmp)
+            bulk.delete(tmp)
             items = list(mapping.items())
-            for i in range(0, len(items), STAGE_CHUNK):
-                chunk = dict(items[i : i + STAGE_CHUNK])
-                if key == names_key:
-                    pipe.hset(tmp, mapping=chunk)
-                else:
-                    pipe.zadd(tmp, chunk)
-            pipe.expire(tmp, keys.REBUILD_STAGING_TTL_S)
-        pipe.execute()
+            # Bounded pipelines: a few MB per round trip, not the whole board.
+            for start in range(0, len(items), STAGE_CHUNK * STAGE_BATCH):
+                pipe = bulk.pipeline(transaction=False)
+                stop = min(start + STAGE_CHUNK * STAGE_BATCH, len(items))
+                for i in range(start, stop, STAGE_CHUNK):
+                    chunk = dict(items[i : min(i + STAGE_CHUNK, stop)])
+                    if key == names_key:
+                        pipe.hset(tmp, mapping=chunk)
+                    else:
+                        pipe.zadd(tmp, chunk)
+                pipe.execute()
+            bulk.expire(tmp, keys.REBUILD_STAGING_TTL_S)
         for key in list(sets) + live:
             kind = (
                 "h"
@@ -287,7 +314,7 @@ def rebuild(contest: Contest, *, force: bool = False) -> int | None:
             + [k for live_key, tmp, _ in pairs for k in (live_key, tmp)],
             args=[token, iso(utcnow(), contest.timezone), keys.DAY_BOARD_TTL_S]
             + [kind for _, _, kind in pairs],
-            client=r,
+            client=bulk,  # dropping a replaced 1M-member board takes a while
         )
         if done != 1:
             raise _LockLost()
