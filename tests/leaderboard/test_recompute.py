@@ -14,11 +14,10 @@ from quiz_app.contest import services as svc
 from quiz_app.extensions import db, redis_client
 from quiz_app.leaderboard import rebuild as rebuild_mod
 from quiz_app.leaderboard import services as boards
-from quiz_app.leaderboard.common import _codec
 from quiz_app.leaderboard.ranking import member_id
 from quiz_app.models import Attempt, AttemptAnswer
 from tests.conftest import NOW
-from tests.leaderboard.helpers import add_finished, make_users, redis_order
+from tests.leaderboard.helpers import add_finished, codec_of, make_users, redis_order
 
 GRACE = 5
 
@@ -134,7 +133,7 @@ def assert_boards_follow_sql(contest, users):
 
 
 def lower(contest, attempt, score):
-    key = _codec(contest).encode(score, attempt.duration_ms, attempt.finished_at)
+    key = codec_of(contest).encode(score, attempt.duration_ms, attempt.finished_at)
     db.session.execute(
         update(Attempt)
         .where(Attempt.id == attempt.id)
