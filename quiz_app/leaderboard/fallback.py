@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from ..clock import day_bounds
 from ..extensions import db
 from ..models import Attempt, Contest, ContestBest, User
-from .common import Board, Entry, MyRank, Scope, region_names, sql_names
+from .common import Board, Entry, MyRank, Scope, _codec, region_names, sql_names
 
 #: board pages (contest, scope, limit) -> (entries, total)
 PAGE_CACHE_SIZE = 512
@@ -194,7 +194,7 @@ def fill_best(contest: Contest) -> int:
         ContestBest.__table__.delete().where(ContestBest.contest_id == contest.id)
     )
     best = _best_attempts(contest.id)
-    result = db.session.execute(
+    db.session.execute(
         ContestBest.__table__.insert().from_select(
             [
                 "contest_id",
@@ -209,7 +209,12 @@ def fill_best(contest: Contest) -> int:
             best,
         )
     )
-    return result.rowcount
+    return (
+        db.session.scalar(
+            select(func.count()).where(ContestBest.contest_id == contest.id)
+        )
+        or 0
+    )
 
 
 # ---------------------------------------------------------------- SQL order
@@ -251,20 +256,34 @@ def _in_scope(contest: Contest, scope: Scope):
     return conds
 
 
+def _score_counts(contest: Contest, scope: Scope) -> dict[int, int]:
+    """Citizens per score on a city or region board (one aggregate)."""
+    rows = db.session.execute(
+        select(ContestBest.score, func.count())
+        .where(*_in_scope(contest, scope))
+        .group_by(ContestBest.score)
+    )
+    return {score: n for score, n in rows}
+
+
 def _page_from_best(contest: Contest, scope: Scope, limit: int):
-    """Top `limit` of a city or region board and its size, from contest_best."""
-    conds = _in_scope(contest, scope)
+    """Top `limit` of a city or region board and the citizens per score."""
     rows = db.session.execute(
         select(ContestBest.user_id, ContestBest.score, ContestBest.duration_ms)
-        .where(*conds)
+        .where(*_in_scope(contest, scope))
         .order_by(ContestBest.rank_key.desc(), ContestBest.user_id)
         .limit(limit)
     ).all()
-    total = db.session.scalar(select(func.count()).where(*conds)) or 0
-    return [(r.user_id, r.score, r.duration_ms) for r in rows], total
+    counts = _score_counts(contest, scope)
+    return [(r.user_id, r.score, r.duration_ms) for r in rows], counts
 
 
-def _my_rank_from_best(contest: Contest, scope: Scope, user_id: int) -> MyRank | None:
+def _my_rank_from_best(
+    contest: Contest, scope: Scope, user_id: int, counts: dict[int, int]
+) -> MyRank | None:
+    """The citizen's place: everyone with a higher score (from `counts`, the
+    page's cached per-score totals), plus two index range counts inside the
+    citizen's own score band (higher keys, and equal keys of lower user ids)."""
     mine = db.session.execute(
         select(
             ContestBest.rank_key,
@@ -276,13 +295,22 @@ def _my_rank_from_best(contest: Contest, scope: Scope, user_id: int) -> MyRank |
     if mine is None or (scope.kind == "region" and mine.region_code != scope.region):
         return None
     conds = _in_scope(contest, scope)
-    # Two index ranges: higher keys, and equal keys of lower user ids.
-    higher = select(func.count()).where(*conds, ContestBest.rank_key > mine.rank_key)
+    # Keys of one score form one band: [score * span, (score + 1) * span).
+    codec = _codec(contest)
+    span = codec.d * codec.f
+    band_top = (mine.rank_key // span + 1) * span
+    higher = select(func.count()).where(
+        *conds, ContestBest.rank_key > mine.rank_key, ContestBest.rank_key < band_top
+    )
     tied = select(func.count()).where(
         *conds, ContestBest.rank_key == mine.rank_key, ContestBest.user_id < user_id
     )
-    ahead = db.session.scalar(select(higher.scalar_subquery() + tied.scalar_subquery()))
-    return MyRank(int(ahead) + 1, mine.score, mine.duration_ms)
+    ahead_in_band = db.session.scalar(
+        select(higher.scalar_subquery() + tied.scalar_subquery())
+    )
+    band_score = mine.rank_key // span
+    above = sum(n for score, n in counts.items() if score > band_score)
+    return MyRank(above + int(ahead_in_band) + 1, mine.score, mine.duration_ms)
 
 
 def _stored_results(
@@ -334,10 +362,12 @@ def sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -
     pages, day_ranks = caches if caches else (None, None)
 
     def page():
+        counts: dict[int, int] = {}
         if scope.kind == "day":
             rows, total = _page_of_day(contest, scope, limit)
         else:
-            rows, total = _page_from_best(contest, scope, limit)
+            rows, counts = _page_from_best(contest, scope, limit)
+            total = sum(counts.values())
         names = sql_names([uid for uid, _, _ in rows])
         regions = region_names()
         entries = []
@@ -346,9 +376,9 @@ def sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -
             entries.append(
                 Entry(pos, name, region, regions.get(region, ""), score, duration)
             )
-        return entries, total
+        return entries, total, counts
 
-    entries, total = _cached(pages, (contest.id, scope, limit), page)
+    entries, total, counts = _cached(pages, (contest.id, scope, limit), page)
     me = None
     if user_id is not None:
         if scope.kind == "day":
@@ -358,5 +388,5 @@ def sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -
                 lambda: _my_rank_of_day(contest, scope, user_id),
             )
         else:
-            me = _my_rank_from_best(contest, scope, user_id)
+            me = _my_rank_from_best(contest, scope, user_id, counts)
     return Board(entries, me, True, total)
