@@ -1,8 +1,10 @@
 """Boards from SQL, served while Redis is down or being rebuilt; contest_best.
 
 contest_best holds each citizen's best finish, upserted in the finish's own
-transaction, so the city and region boards and "my rank" are index range scans
-and counts there. Day boards aggregate the day's attempts (cached, bounded).
+transaction, so the top of a city or region board is an index range scan, and
+"my rank" is the page's cached citizens-per-score plus index counts inside the
+citizen's own score band. Day boards aggregate the day's attempts. Everything
+cached lives in bounded TTL caches (LEADERBOARD_SQL_CACHE_S).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..extensions import db
 from ..models import Attempt, Contest, ContestBest, User
 from .common import Board, Entry, MyRank, Scope, _codec, region_names, sql_names
 
-#: board pages (contest, scope, limit) -> (entries, total)
+#: board pages (contest, scope, limit) -> (entries, total, citizens per score)
 PAGE_CACHE_SIZE = 512
 #: a citizen's place on a day board (contest, day, user) -> MyRank | None
 DAY_RANK_CACHE_SIZE = 20_000
