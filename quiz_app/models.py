@@ -265,19 +265,24 @@ class ContestBest(db.Model):
         ForeignKey("attempt.id", ondelete="CASCADE")
     )
 
-    __table_args__ = (
-        # Board order (key descending, then user id): the top of a board is an
-        # index range, and "my rank" an index-only count of the rows ahead.
-        Index("ix_contest_best_rank", "contest_id", text("rank_key DESC"), "user_id"),
-        Index(
-            "ix_contest_best_region_rank",
-            "contest_id",
-            "region_code",
-            text("rank_key DESC"),
-            "user_id",
-        ),
-        Index("ix_contest_best_attempt", "attempt_id"),
-    )
+    __table_args__ = (Index("ix_contest_best_attempt", "attempt_id"),)
+
+
+# Board order (key descending, then user id): the top of a board is an index
+# range, and "my rank" counts index entries inside the citizen's score band.
+Index(
+    "ix_contest_best_rank",
+    ContestBest.contest_id,
+    ContestBest.rank_key.desc(),
+    ContestBest.user_id,
+)
+Index(
+    "ix_contest_best_region_rank",
+    ContestBest.contest_id,
+    ContestBest.region_code,
+    ContestBest.rank_key.desc(),
+    ContestBest.user_id,
+)
 
 
 class AuditEvent(db.Model):
