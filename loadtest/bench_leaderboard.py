@@ -4,7 +4,10 @@ Measures, through the app's own service functions:
   * read  = "top 50 + my rank" from Redis (read_board), p50/p99 in ms, plus the
             Redis server's own usec per call for the commands involved;
   * write = recording a finished attempt on every board it touches (one pipeline);
-  * sql   = the same read from the SQL fallback (cache off), p50/p99 in ms;
+  * sql   = the same read from the SQL fallback (cache off), p50/p99 in ms, twice:
+            "old" = the GROUP BY over every finished attempt the fallback ran
+            before contest_best existed (reproduced below), "new" = sql_board
+            on contest_best (city board, and a region board);
   * rebuild = the full rebuild of every board from SQL.
 It starts a private Valkey server and uses a fresh PostgreSQL database (or
 SQLite with --sqlite), both removed afterwards. Prints a table.
@@ -85,6 +88,11 @@ def main() -> int:
     )
     ap.add_argument("--reads", type=int, default=2000)
     ap.add_argument("--writes", type=int, default=2000)
+    ap.add_argument(
+        "--explain",
+        action="store_true",
+        help="print PostgreSQL's plan of the fallback's my-rank count per size",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -121,7 +129,6 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
     from quiz_app.contest.services import create_contest
     from quiz_app.extensions import db, redis_client
     from quiz_app.leaderboard import services as boards
-    from quiz_app.leaderboard.ranking import make_codec
     from quiz_app.models import Attempt, Contest, User
     from quiz_app.regions import sync_regions
 
@@ -140,9 +147,7 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
         contest = create_contest(
             title="bench", starts_at=start, ends_at=start + timedelta(days=7)
         )
-        codec = make_codec(
-            contest.max_score, contest.time_limit_s, contest.starts_at, contest.ends_at
-        )
+        codec = contest.codec
         rng = random.Random(2023)
         have = 0
         r = redis_client.client
@@ -197,13 +202,34 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
             db.session.rollback()
             n_sql = 30 if size <= 100_000 else 8
 
-            def sql_read():
-                boards._sql_cache.clear()
+            def old_sql_read():
                 uid = rng.randint(1, size)
-                boards._sql_board(contest, boards.Scope("all"), 50, uid)
+                old_sql_board(db, contest, 50, uid)
 
-            sql = timed(sql_read, n_sql)
+            old_sql = timed(old_sql_read, n_sql)
+            old_me = timed(
+                lambda: old_sql_board(db, contest, 50, rng.randint(1, size), True),
+                n_sql,
+            )
             db.session.rollback()
+
+            city = boards.Scope("all")
+
+            def sql_read(scope=city):
+                uid = rng.randint(1, size)
+                boards.sql_board(contest, scope, 50, uid)
+
+            sql = timed(sql_read, args.reads // 10)
+            region = boards.Scope("region", region=REGIONS[0])
+            sql_region = timed(lambda: sql_read(region), args.reads // 10)
+            # What a read costs while its page is cached (the default): my rank.
+            app.config["LEADERBOARD_SQL_CACHE_S"] = 30
+            sql_cached = timed(sql_read, args.reads // 10)
+            app.config["LEADERBOARD_SQL_CACHE_S"] = 0
+            boards.reset_caches()
+            db.session.rollback()
+            if args.explain and db.engine.dialect.name == "postgresql":
+                explain_my_rank(db, contest, size // 2)
             results.append(
                 {
                     "size": size,
@@ -215,9 +241,18 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
                     "write_p50": pct(writes, 50),
                     "write_p99": pct(writes, 99),
                     "write_server_us": server_write_us,
+                    "old_sql_p50": statistics.median(old_sql),
+                    "old_sql_p99": pct(old_sql, 99),
+                    "old_sql_n": n_sql,
+                    "old_me_p50": statistics.median(old_me),
+                    "old_me_p99": pct(old_me, 99),
                     "sql_p50": statistics.median(sql),
                     "sql_p99": pct(sql, 99),
-                    "sql_n": n_sql,
+                    "sql_n": len(sql),
+                    "sql_region_p50": statistics.median(sql_region),
+                    "sql_cached_p50": statistics.median(sql_cached),
+                    "sql_cached_p99": pct(sql_cached, 99),
+                    "sql_region_p99": pct(sql_region, 99),
                     "redis_mem_mb": r.info("memory")["used_memory"] / 2**20,
                 }
             )
@@ -226,6 +261,80 @@ def run(url: str, redis_url: str, sizes: list[int], args) -> list[dict]:
         db.engine.dispose()
     _ = User  # imported for clarity of what seed() fills
     return results
+
+
+def explain_my_rank(db, contest, user_id: int) -> None:
+    """EXPLAIN ANALYZE of the city board's my-rank counts inside the citizen's
+    score band (as fallback runs them; higher scores come from cached counts)."""
+    from quiz_app.leaderboard.common import _codec
+
+    codec = _codec(contest)
+    span = codec.d * codec.f
+    k = db.session.scalar(
+        sa.text(
+            "SELECT rank_key FROM contest_best WHERE contest_id = :c AND user_id = :u"
+        ),
+        {"c": contest.id, "u": user_id},
+    )
+    plan = db.session.execute(
+        sa.text(
+            "EXPLAIN (ANALYZE, BUFFERS) SELECT"
+            " (SELECT count(*) FROM contest_best"
+            "  WHERE contest_id = :c AND rank_key > :k AND rank_key < :top)"
+            " + (SELECT count(*) FROM contest_best"
+            "  WHERE contest_id = :c AND rank_key = :k AND user_id < :u)"
+        ),
+        {"c": contest.id, "k": k, "u": user_id, "top": (k // span + 1) * span},
+    ).scalars()
+    print("\n".join(plan), file=sys.stderr)
+    db.session.rollback()
+
+
+def old_sql_board(db, contest, limit: int, user_id: int, me_only: bool = False):
+    """The fallback read before contest_best (top `limit` and my rank of the city
+    board): a GROUP BY over every finished attempt, twice, plus a count. With
+    `me_only`, just the my-rank part (what a read paid while the page was cached)."""
+    from sqlalchemy import func, select
+
+    from quiz_app.models import Attempt, User
+
+    def best():
+        return (
+            select(
+                Attempt.user_id.label("user_id"), func.max(Attempt.rank_key).label("k")
+            )
+            .where(Attempt.contest_id == contest.id, Attempt.rank_key.is_not(None))
+            .group_by(Attempt.user_id)
+            .subquery()
+        )
+
+    if me_only:
+        return old_my_rank(db, contest, user_id, best)
+    b = best()
+    top = db.session.execute(
+        select(b.c.user_id, b.c.k).order_by(b.c.k.desc(), b.c.user_id).limit(limit)
+    ).all()
+    db.session.execute(
+        select(User.id, User.name, User.public_ranking, User.region_code).where(
+            User.id.in_([r.user_id for r in top])
+        )
+    ).all()
+    db.session.scalar(select(func.count()).select_from(best()))
+    old_my_rank(db, contest, user_id, best)
+
+
+def old_my_rank(db, contest, user_id: int, best) -> None:
+    from sqlalchemy import and_, func, or_, select
+
+    b = best()
+    mine = db.session.scalar(select(b.c.k).where(b.c.user_id == user_id))
+    if mine is not None:
+        b = best()
+        db.session.scalar(
+            select(func.count())
+            .select_from(b)
+            .where(or_(b.c.k > mine, and_(b.c.k == mine, b.c.user_id < user_id)))
+        )
 
 
 def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
@@ -292,8 +401,6 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
             cur.execute("SELECT setval('user_id_seq', %s)", (size,))
             cur.execute("SELECT setval('attempt_id_seq', %s)", (size,))
             raw.commit()
-            cur.execute("ANALYZE")
-            raw.commit()
         finally:
             raw.close()
     else:
@@ -313,6 +420,15 @@ def seed(db, contest, codec, have: int, size: int, rng: random.Random) -> None:
                 f"INSERT INTO attempt ({acols}) VALUES ({','.join('?' * 11)})",
                 [naive(a) for a in attempts],
             )
+    # What each finish upserts as it commits, for the bulk-loaded history.
+    from quiz_app.leaderboard import services as boards
+
+    boards.fill_best(contest)
+    db.session.commit()
+    # VACUUM as autovacuum would after a bulk load: index-only scans (the
+    # fallback's counts) need the visibility map.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 def print_table(rows: list[dict], sql_name: str) -> None:
@@ -325,9 +441,15 @@ def print_table(rows: list[dict], sql_name: str) -> None:
         "write p50",
         "write p99",
         "redis us/write",
-        f"{sql_name} p50",
-        f"{sql_name} p99",
-        "sql/redis p50",
+        f"{sql_name} old p50",
+        f"{sql_name} old p99",
+        "old, page cached p50/p99",
+        f"{sql_name} new p50",
+        f"{sql_name} new p99",
+        "new region p50",
+        "new, page cached p50/p99",
+        "old/new p50 (uncached / page cached)",
+        "new sql/redis p50",
         "rebuild s",
         "redis MB",
     )
@@ -344,9 +466,16 @@ def print_table(rows: list[dict], sql_name: str) -> None:
                     f"{r['write_p50']:.2f}",
                     f"{r['write_p99']:.2f}",
                     f"{r['write_server_us']:.0f}",
-                    f"{r['sql_p50']:.1f}",
-                    f"{r['sql_p99']:.1f} (n={r['sql_n']})",
-                    f"{r['sql_p50'] / r['read_p50']:.0f}x",
+                    f"{r['old_sql_p50']:.1f}",
+                    f"{r['old_sql_p99']:.1f} (n={r['old_sql_n']})",
+                    f"{r['old_me_p50']:.1f} / {r['old_me_p99']:.1f}",
+                    f"{r['sql_p50']:.2f}",
+                    f"{r['sql_p99']:.2f} (n={r['sql_n']})",
+                    f"{r['sql_region_p50']:.2f}",
+                    f"{r['sql_cached_p50']:.2f} / {r['sql_cached_p99']:.2f}",
+                    f"{r['old_sql_p50'] / r['sql_p50']:.0f}x"
+                    f" / {r['old_me_p50'] / r['sql_cached_p50']:.0f}x",
+                    f"{r['sql_p50'] / r['read_p50']:.1f}x",
                     f"{r['rebuild_s']:.1f}",
                     f"{r['redis_mem_mb']:.0f}",
                 ]

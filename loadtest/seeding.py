@@ -147,6 +147,13 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
             raw.commit()
         finally:
             raw.close()
+        if args.history:
+            # The per-citizen bests each finish upserts, for the copied history
+            # (the SQL fallback ranks from them).
+            from quiz_app.leaderboard.services import fill_best
+
+            fill_best(contest)
+            db.session.commit()
         info = {"contest_id": contest.id}
         db.session.remove()
         db.engine.dispose()

@@ -369,6 +369,44 @@ class AttemptAnswer(db.Model):
     )
 
 
+class ContestBest(db.Model):
+    """Each citizen's best finished attempt of a contest, upserted in the same
+    transaction as every finish; the SQL fallback ranks from it by index."""
+
+    __tablename__ = "contest_best"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    #: the citizen's region when the best was recorded (the region boards' key)
+    region_code: Mapped[str] = mapped_column(String(32))
+    rank_key: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[int]
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempt.id", ondelete="CASCADE")
+    )
+
+    __table_args__ = (Index("ix_contest_best_attempt", "attempt_id"),)
+
+
+# Board order (key descending, then user id): the top of a board is an index
+# range, and "my rank" counts index entries inside the citizen's score band.
+Index(
+    "ix_contest_best_rank",
+    ContestBest.contest_id,
+    ContestBest.rank_key.desc(),
+    ContestBest.user_id,
+)
+Index(
+    "ix_contest_best_region_rank",
+    ContestBest.contest_id,
+    ContestBest.region_code,
+    ContestBest.rank_key.desc(),
+    ContestBest.user_id,
+)
+
+
 class AuditEvent(db.Model):
     """Security-relevant events: logins, denials, imports, exports."""
 

@@ -15,8 +15,11 @@ RATE_LIMIT_PREFIX = "rl"
 
 #: A day board lives this long after its last write, seconds (rebuildable).
 DAY_BOARD_TTL_S = 40 * 24 * 3600
-#: How long one process may hold the rebuild lock, seconds.
+#: How long one process may hold the rebuild lock, seconds (the holder extends it).
 REBUILD_LOCK_TTL_S = 60
+#: Upper bound on the life of a rebuild's journal and staging keys, seconds
+#: (they outlive a rebuild only if its process died).
+REBUILD_STAGING_TTL_S = 3600
 
 
 def _tag(contest_id: int) -> str:
@@ -59,9 +62,32 @@ def rebuild_lock(contest_id: int) -> str:
     return f"{_tag(contest_id)}:rebuild-lock"
 
 
-def temporary(key: str) -> str:
-    """A rebuild's staging copy of `key` (same hash tag); RENAMEd over `key`."""
-    return f"{key}:tmp"
+def rebuild_journal(contest_id: int) -> str:
+    """HASH, member id -> "g" | "x": citizens whose board entries were written
+    while a rebuild ran ("g": raised with ZADD GT, "x": set exactly, possibly
+    lowered or removed). The rebuild creates it before its SQL snapshot and
+    folds the live entries of these members into its staging keys before the
+    swap, then deletes it. TTL REBUILD_STAGING_TTL_S.
+    """
+    return f"{_tag(contest_id)}:rebuild-journal"
+
+
+def temporary(key: str, token: str) -> str:
+    """One rebuild's staging copy of `key` (same hash tag); RENAMEd over `key`.
+
+    TTL REBUILD_STAGING_TTL_S until the RENAME (then the live key's own TTL).
+    """
+    return f"{key}:tmp:{token}"
+
+
+def is_staging(key: str) -> bool:
+    """True for a rebuild's staging key (see temporary)."""
+    return ":tmp:" in key
+
+
+def is_day_board(contest_id: int, key: str) -> bool:
+    """True if `key` is one of the contest's day boards (see board_day)."""
+    return key.startswith(f"{_tag(contest_id)}:day:")
 
 
 def board_pattern(contest_id: int) -> str:

@@ -96,6 +96,7 @@ def app(database_url, redis_server):
 
 
 TABLES = [
+    "contest_best",
     "audit_event",
     "attempt_answer",
     "attempt",
@@ -131,10 +132,7 @@ def clean(request, app):
         except Exception:
             pass
     cache.clear()  # every per-process cache (contests, pool, texts, layouts)
-    board_svc._sql_cache.clear()
-    board_svc._dirty.clear()
-    board_svc._repair_backoff.clear()
-    board_svc._region_cache.clear()
+    board_svc.reset_caches()
     from quiz_app.extensions import limiter
 
     limiter.reset()

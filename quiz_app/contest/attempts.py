@@ -174,6 +174,8 @@ def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
     attempt.duration_ms = max(int(duration.total_seconds() * 1000), 0)
     apply_score(attempt, contest, rows)
     db.session.flush()
+    # The citizen's best (contest_best) moves in this same transaction.
+    boards.record_best(attempt)
 
 
 def expire_if_due(attempt: Attempt, *, now: datetime, grace_s: int) -> bool:
@@ -186,7 +188,9 @@ def expire_if_due(attempt: Attempt, *, now: datetime, grace_s: int) -> bool:
         return False
     _finish(attempt, finished_at=attempt.deadline_at, kind="expired")
     db.session.commit()
-    boards.record_finished(attempt)
+    # The citizen's SQL best on every board (ZADD GT): also repairs an earlier
+    # finish whose board write was lost after its commit.
+    boards.restore_users(contest_by_id(attempt.contest_id), [attempt.user_id])
     return True
 
 
@@ -202,6 +206,8 @@ def submit_attempt(
     attempt = lock_attempt(attempt_id, user)
     if attempt.finished_at is not None:
         db.session.rollback()
+        # A repeat may follow a crash between the commit and the board write.
+        boards.restore_users(contest_by_id(attempt.contest_id), [user.id])
         if attempt.finish_kind == "expired":
             raise AttemptClosed("答题时间已到，系统已按截止前保存的答案自动交卷")
         return attempt

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from quiz_app import create_app
+from quiz_app.cli import DEMO_ACCOUNTS
 from quiz_app.config import Config, ConfigError, TestConfig
 from quiz_app.extensions import db
 from quiz_app.serve import instance_secret_key
@@ -103,4 +104,4 @@ def test_demo_refuses_to_run_in_production(
     result = runner.invoke(args=["demo", "--allow-production"])
     assert result.exit_code == 0, result.output
     with production_app.app_context():
-        assert db.session.query(User).count() == 3
+        assert db.session.query(User).count() == len(DEMO_ACCOUNTS)

@@ -7,7 +7,6 @@ import signal
 import time
 from datetime import timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -16,67 +15,12 @@ from quiz_app import redis_keys as keys
 from quiz_app.clock import local_day
 from quiz_app.contest import services as svc
 from quiz_app.extensions import db, redis_client
+from quiz_app.leaderboard import rebuild as rebuild_mod
 from quiz_app.leaderboard import services as boards
-from quiz_app.leaderboard.ranking import member_id, user_id_of
-from quiz_app.models import Attempt, Contest, User
+from quiz_app.leaderboard.ranking import member_id
+from quiz_app.models import Attempt, User
 from tests.conftest import NOW
-
-REGIONS = ["lunan", "lubei", "qianan"]
-
-
-def codec_of(contest):
-    return contest.codec
-
-
-def add_finished(contest, user_id, score, duration_ms, finished_at):
-    key = codec_of(contest).encode(score, duration_ms, finished_at)
-    a = Attempt(
-        user_id=user_id,
-        contest_id=contest.id,
-        started_at=finished_at - timedelta(milliseconds=duration_ms),
-        deadline_at=finished_at + timedelta(minutes=15),
-        finished_at=finished_at,
-        finish_kind="submitted",
-        score=score,
-        correct_count=score // 10,
-        duration_ms=duration_ms,
-        rank_key=key,
-    )
-    db.session.add(a)
-    db.session.flush()
-    return a
-
-
-def redis_order(key):
-    return [
-        (user_id_of(m), int(s))
-        for m, s in redis_client.client.zrevrange(key, 0, -1, withscores=True)
-    ]
-
-
-@pytest.fixture
-def contest(ctx, make_contest):
-    c = make_contest(starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=5))
-    contest = db.session.get(Contest, c.id)
-    db.session.commit()  # release SQLite's write lock for fixtures with own contexts
-    return contest
-
-
-def make_users(n):
-    users = [
-        User(
-            phone=f"138{i:08d}",
-            name="测试" + chr(0x4E00 + i) + "员",
-            region_code=REGIONS[i % 3],
-            password_hash="x",
-            public_ranking=i % 4 != 0,
-        )
-        for i in range(n)
-    ]
-    db.session.add_all(users)
-    db.session.flush()
-    return users
-
+from tests.leaderboard.helpers import REGIONS, add_finished, make_users, redis_order
 
 attempt_lists = st.lists(
     st.tuples(
@@ -147,7 +91,7 @@ def test_board_read_masks_names_and_finds_me(contest):
         assert e.name == "匿名参赛者" or (len(e.name) == 4 and e.name[1:3] == "**")
         assert "138" not in e.name
     # The SQL fallback produces the same page.
-    fallback = boards._sql_board(contest, boards.Scope("all"), 50, me.id)
+    fallback = boards.sql_board(contest, boards.Scope("all"), 50, me.id)
     assert [(e.rank, e.name, e.score, e.duration_ms) for e in fallback.entries] == [
         (e.rank, e.name, e.score, e.duration_ms) for e in board.entries
     ]
@@ -242,7 +186,7 @@ def test_large_boards_are_rebuilt_in_the_background(contest, monkeypatch):
     for i, u in enumerate(users):
         add_finished(contest, u.id, 20 + i * 10, 60_000, NOW)
     db.session.commit()
-    monkeypatch.setattr(boards, "INLINE_REBUILD_MAX", 2)
+    monkeypatch.setattr(rebuild_mod, "INLINE_REBUILD_MAX", 2)
     redis_client.client.flushall()
     first = boards.read_board(contest, boards.Scope("all"), limit=10)
     assert first.delayed and [e.score for e in first.entries] == [60, 50, 40, 30, 20]
@@ -250,3 +194,77 @@ def test_large_boards_are_rebuilt_in_the_background(contest, monkeypatch):
     boards.wait_for_background_rebuilds()
     second = boards.read_board(contest, boards.Scope("all"), limit=10)
     assert not second.delayed and second.total == 5
+
+
+def test_only_the_holder_releases_the_rebuild_lock(contest):
+    lock = keys.rebuild_lock(contest.id)
+    a = rebuild_mod.acquire_lock(contest.id)
+    assert a and rebuild_mod.acquire_lock(contest.id) is None
+    redis_client.client.pexpire(lock, 1)  # A's lock runs out
+    time.sleep(0.05)
+    b = rebuild_mod.acquire_lock(contest.id)
+    assert b and b != a
+    assert not rebuild_mod.release_lock(contest.id, a)
+    assert not rebuild_mod.extend_lock(contest.id, a)
+    assert redis_client.client.get(lock) == b
+    assert rebuild_mod.release_lock(contest.id, b)
+    assert not redis_client.client.exists(lock)
+
+
+def test_a_rebuild_that_lost_its_lock_leaves_the_new_holder_alone(contest, monkeypatch):
+    users = make_users(2)
+    for u in users:
+        add_finished(contest, u.id, 50, 60_000, NOW)
+    db.session.commit()
+    lock = keys.rebuild_lock(contest.id)
+
+    def lock_moves(c):
+        redis_client.client.delete(lock)  # A's lock expired mid-rebuild ...
+        assert redis_client.client.set(lock, "B", nx=True, ex=60)  # ... B took it
+
+    monkeypatch.setattr(rebuild_mod, "_between_snapshot_and_swap", lock_moves)
+    boards.rebuild(contest, force=True)
+    assert redis_client.client.get(lock) == "B"
+
+
+def test_finishes_during_a_rebuild_are_kept(make_bank, contest, monkeypatch):
+    make_bank()
+    users = make_users(4)  # regions lunan, lubei, qianan, lunan
+    for u in users[:2]:
+        add_finished(contest, u.id, 50, 60_000, NOW)
+    db.session.commit()
+    boards.rebuild(contest, force=True)
+    later = NOW + timedelta(days=2)  # a day no board has yet
+    late = {}
+
+    def finish_in_the_window(c):
+        # Committed after the snapshot, written to the live boards before the
+        # swap: the third citizen opens a region board, both open a day board.
+        late[2] = finish_one(c, users[2], later)
+        late[3] = finish_one(c, users[3], later + timedelta(minutes=1))
+        assert redis_client.client.exists(
+            keys.board_day(c.id, local_day(later, c.timezone))
+        )
+
+    monkeypatch.setattr(rebuild_mod, "_between_snapshot_and_swap", finish_in_the_window)
+    assert boards.rebuild(contest, force=True) == 2  # in the snapshot
+    monkeypatch.undo()
+    day = local_day(later, contest.timezone)
+    for scope in (
+        boards.Scope("all"),
+        boards.Scope("region", region="qianan"),
+        boards.Scope("region", region="lunan"),
+        boards.Scope("day", day=day),
+    ):
+        assert redis_order(boards.board_key(contest, scope)) == boards.sql_ranking(
+            contest, scope
+        ), scope
+    assert redis_client.client.ttl(keys.board_day(contest.id, day)) > 0
+    member = member_id(users[2].id)
+    assert redis_client.client.hget(keys.board_names(contest.id), member)
+    assert (
+        int(redis_client.client.zscore(keys.board_all(contest.id), member))
+        == late[2].rank_key
+    )
+    assert not redis_client.client.exists(keys.rebuild_journal(contest.id))
+    assert not [k for k in redis_client.client.keys("*") if keys.is_staging(k)]

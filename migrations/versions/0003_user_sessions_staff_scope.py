@@ -1,7 +1,7 @@
 """per-device sessions (user_session) and an explicit staff scope (city_wide)
 
-Revision ID: 0002c
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-01 09:00:00
 
 The per-user session_token goes: every cookie now names one user_session row,
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0002c"
+revision = "0003"
 down_revision = '0002'
 branch_labels = None
 depends_on = None
