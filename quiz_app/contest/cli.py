@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import current_app
@@ -59,7 +59,10 @@ def create_command(
             points_per_question=points,
             attempts_per_day=per_day,
             timezone=timezone,
+            check_bank=True,
         )
+    except ZoneInfoNotFoundError:
+        raise click.ClickException(f"unknown time zone {timezone!r}")
     except (ValueError, json.JSONDecodeError) as exc:
         raise click.ClickException(str(exc))
     click.echo(f"contest {contest.id}: {contest.title}")

@@ -7,13 +7,13 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from ..caches import bump_content_epoch, cache
 from ..extensions import db
 from ..leaderboard.ranking import make_codec
 from ..models import QUESTION_TYPES, Attempt, Contest
-from .errors import BankTooSmall, InvalidRules, RuleFrozen
+from .errors import BankTooSmall, ContestError, InvalidRules, NotFound, RuleFrozen
 
 #: the rank-key codec covers at least this window, so that extending a running
 #: contest keeps ordering finishes by time (beyond it, later finishes share the
@@ -40,10 +40,23 @@ def current_contest(now: datetime) -> Contest | None:
     An open contest is served from the process cache (every page and API call
     asks for it); anything else is looked up afresh.
     """
-    cached = cache.content("current-contest", lambda: _detached(_find_current(now)))
-    if cached is not None and cached.status(now) == "open":
+    cached, next_start = cache.content("current-contest", lambda: _load_current(now))
+    if (
+        cached is not None
+        and cached.status(now) == "open"
+        and (next_start is None or now < next_start)
+    ):
         return cached
     return _find_current(now)
+
+
+def _load_current(now: datetime) -> tuple[Contest | None, datetime | None]:
+    """The current contest and the next later start of any contest: from then
+    on a newer contest may be the current one, so the cached one is not used."""
+    next_start = db.session.scalar(
+        select(func.min(Contest.starts_at)).where(Contest.starts_at > now)
+    )
+    return _detached(_find_current(now)), next_start
 
 
 def _detached(contest: Contest | None) -> Contest | None:
@@ -224,52 +237,61 @@ def update_contest(
 
     Before the first attempt every rule may change; after it, changing a
     rule of FROZEN_RULES raises RuleFrozen (409). `ends_at` may not move
-    before `now` once the contest has started. Rules the bank cannot satisfy
+    before `now`; an unknown contest raises NotFound. Rules the bank cannot satisfy
     raise InvalidRules (422) naming the short type or category. The rank-key
     codec is never changed once an attempt exists, so no stored key, score
     or board order moves.
     """
-    contest = db.session.get(Contest, contest_id)
+    # The row lock orders this edit against the first start: inserting an
+    # attempt takes a key-share lock on its contest (the foreign key), which
+    # waits for this one, so "no attempt yet" cannot go stale before commit.
+    contest = db.session.scalars(
+        select(Contest)
+        .where(Contest.id == contest_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if contest is None:
-        raise InvalidRules({"id": "竞赛不存在"})
-    unknown = set(changes) - set(FROZEN_RULES) - set(LIVE_FIELDS)
-    if unknown:
-        raise InvalidRules({k: "不能修改此字段" for k in sorted(unknown)})
-    started = contest_started(contest)
-    if started:
-        frozen = [
-            k
-            for k in FROZEN_RULES
-            if k in changes and changes[k] != getattr(contest, k)
-        ]
-        if frozen:
-            db.session.rollback()
-            raise RuleFrozen(frozen)
-    values = {k: getattr(contest, k) for k in (*FROZEN_RULES, *LIVE_FIELDS)}
-    values.update(changes)
-    errors = _check_rules(values)
-    if started and "ends_at" in changes and values["ends_at"] < now:
-        errors["ends_at"] = "结束时间不能早于现在"
-    if errors:
-        db.session.rollback()
-        raise InvalidRules(errors)
-    rules_changed = any(
-        k in changes and changes[k] != getattr(contest, k)
-        for k in ("type_counts", "category_quotas")
-    )
-    if rules_changed:
-        _dry_run_draw(values)
-    for key, value in changes.items():
-        setattr(contest, key, value)
-    contest.questions_per_attempt = sum(contest.type_counts.values())
-    if not started:
-        try:
-            _freeze_codec(contest)
-        except ValueError:
-            db.session.rollback()
-            raise InvalidRules(
-                {"ends_at": "竞赛时间过长或分值过大，无法精确排名"}
-            ) from None
+        raise NotFound("竞赛不存在")
+    try:
+        unknown = set(changes) - set(FROZEN_RULES) - set(LIVE_FIELDS)
+        if unknown:
+            raise InvalidRules({k: "不能修改此字段" for k in sorted(unknown)})
+        started = contest_started(contest)
+        if started:
+            frozen = [
+                k
+                for k in FROZEN_RULES
+                if k in changes and changes[k] != getattr(contest, k)
+            ]
+            if frozen:
+                raise RuleFrozen(frozen)
+        values = {k: getattr(contest, k) for k in (*FROZEN_RULES, *LIVE_FIELDS)}
+        values.update(changes)
+        errors = _check_rules(values)
+        if "ends_at" in changes and values["ends_at"] < now:
+            errors["ends_at"] = "结束时间不能早于现在"
+        if errors:
+            raise InvalidRules(errors)
+        rules_changed = any(
+            k in changes and changes[k] != getattr(contest, k)
+            for k in ("type_counts", "category_quotas")
+        )
+        if rules_changed:
+            _dry_run_draw(values)
+        for key, value in changes.items():
+            setattr(contest, key, value)
+        contest.questions_per_attempt = sum(contest.type_counts.values())
+        if not started:
+            try:
+                _freeze_codec(contest)
+            except ValueError:
+                raise InvalidRules(
+                    {"ends_at": "竞赛时间过长或分值过大，无法精确排名"}
+                ) from None
+    except ContestError:
+        db.session.rollback()  # release the row lock; nothing changed
+        raise
     bump_content_epoch()
     db.session.commit()
     return contest

@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from quiz_app.clock import utcnow
 from quiz_app.contest import services as svc
@@ -137,3 +138,98 @@ def test_rules_before_the_first_start_are_dry_run_against_the_bank(
         "multiple": 4,
         "judge": 4,
     }
+
+
+def test_unknown_contest_is_not_found(ctx):
+    with pytest.raises(svc.NotFound):
+        svc.update_contest(10**6, {"title": "x"}, now=utcnow())
+
+
+def test_a_contest_that_opens_later_replaces_the_cached_one(ctx, make_contest):
+    """The open contest is cached; a newer one starting later must still take
+    over at its start, in every process, without waiting for the cache."""
+    now = utcnow()
+    first = make_contest(
+        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=3)
+    )
+    second = make_contest(
+        title="第二场",
+        starts_at=now + timedelta(seconds=30),
+        ends_at=now + timedelta(days=2),
+    )
+    assert svc.current_contest(now).id == first.id
+    assert svc.current_contest(now + timedelta(seconds=31)).id == second.id
+
+
+@pytest.mark.postgres_only
+def test_an_edit_waits_for_a_first_start_in_flight(app, make_open_contest, make_user):
+    """A start that has inserted its attempt but not committed yet holds the
+    contest row (foreign key share lock): a rules edit waits for it and is then
+    refused, instead of changing rules an attempt already runs under."""
+    import threading
+
+    import sqlalchemy as sa
+
+    contest = make_open_contest()
+    user = make_user()
+    with app.app_context():
+        conn = db.engine.connect()
+        tx = conn.begin()
+        conn.execute(
+            sa.text(
+                "INSERT INTO attempt (user_id, contest_id, started_at, deadline_at)"
+                " VALUES (:u, :c, now(), now() + interval '15 minutes')"
+            ),
+            {"u": user.id, "c": contest.id},
+        )
+        outcome = {}
+
+        def edit():
+            with app.app_context():
+                try:
+                    svc.update_contest(
+                        contest.id, {"points_per_question": 20}, now=utcnow()
+                    )
+                    outcome["result"] = "changed"
+                except svc.RuleFrozen:
+                    outcome["result"] = "frozen"
+                finally:
+                    db.session.remove()
+
+        thread = threading.Thread(target=edit)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive(), "the edit did not wait for the open start"
+        tx.commit()
+        conn.close()
+        thread.join(10)
+        assert outcome["result"] == "frozen"
+        assert db.session.get(Contest, contest.id).points_per_question == 10
+
+
+def test_cli_create_checks_the_time_zone_and_the_bank(app, make_bank):
+    make_bank()  # 12 judge questions in all
+    runner = app.test_cli_runner()
+    base = [
+        "contest",
+        "create",
+        "--title",
+        "命令行竞赛",
+        "--starts",
+        "2024-09-15T00:00",
+        "--ends",
+        "2024-09-22T00:00",
+    ]
+    bad_zone = runner.invoke(args=[*base, "--timezone", "Mars/Olympus"])
+    assert bad_zone.exit_code != 0 and "unknown time zone" in bad_zone.output
+    short = runner.invoke(
+        args=[*base, "--types", '{"single": 4, "multiple": 3, "judge": 13}']
+    )
+    assert short.exit_code != 0 and "judge" in short.output
+    ok = runner.invoke(
+        args=[*base, "--types", '{"single": 4, "multiple": 3, "judge": 3}']
+    )
+    assert ok.exit_code == 0, ok.output
+    with app.app_context():
+        titles = [c.title for c in db.session.scalars(select(Contest))]
+    assert titles == ["命令行竞赛"]
