@@ -31,7 +31,7 @@ HTTP_MESSAGES = {
 
 
 def api_error(status: int, code: str, message: str) -> Response:
-    """`{"error": {"code", "message"}}` with the given status (DESIGN.md API v1)."""
+    """`{"error": {"code", "message"}}` with the given status (docs/api.md)."""
     resp = jsonify({"error": {"code": code, "message": message}})
     resp.status_code = status
     return resp

@@ -1,5 +1,5 @@
 """SQLite transaction modes: reads never wait for the write lock, writes never
-fail with "database is locked" (CHECKLIST C7), slow imports block nobody."""
+fail with "database is locked", slow imports block nobody."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one export writer: formula cells neutralised in CSV and XLSX (CHECKLIST E19)."""
+"""The one export writer: formula cells neutralised in CSV and XLSX."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON API v1 (contract in DESIGN.md). Errors are {"error": {"code", "message"}}."""
+"""JSON API v1 (reference: docs/api.md). Errors are {"error": {"code", "message"}}."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bank file format of DESIGN.md: reading CSV/XLSX into checked rows."""
+"""The bank file format (docs/bank-format.md): reading CSV/XLSX into checked rows."""
 
 from __future__ import annotations
 

@@ -229,7 +229,7 @@ def test_forwarded_address_is_trusted_only_behind_a_configured_proxy(
 def test_login_limits_fall_back_to_memory_while_the_limiter_redis_is_down(
     api, make_user, redis_server
 ):
-    """CHECKLIST C8: the limiter's storage down → logins still work (no 500) and
+    """Reliability case: the limiter's storage down → logins still work (no 500) and
     the per-phone limit is still applied, counted in per-process memory."""
     from quiz_app.auth import limits
     from quiz_app.extensions import limiter

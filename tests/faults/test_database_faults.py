@@ -1,4 +1,4 @@
-"""PostgreSQL faults: every app connection killed mid-contest (CHECKLIST C6)."""
+"""PostgreSQL faults: every app connection killed mid-contest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Process faults against a real gunicorn (CHECKLIST C4, C5): a worker killed
+"""Process faults against a real gunicorn: a worker killed
 with SIGKILL in the middle of a submit, and the whole app restarted in the
 middle of an attempt."""
 
