@@ -64,7 +64,7 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_question_revision")),
         sa.UniqueConstraint(
-            "question_id", "number", name=op.f("uq_question_revision_question_id")
+            "question_id", "number", name=op.f("uq_question_revision_question_id_number")
         ),
     )
     op.execute(
