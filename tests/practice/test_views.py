@@ -90,3 +90,11 @@ def test_the_cap_shows_on_the_page(client, api, app, make_user, bank):
         assert "今天的 0 道练习题已用完" in r.get_data(as_text=True)
     finally:
         app.config["PRACTICE_DAILY_CAP"] = old
+
+
+def test_practice_without_any_contest(client, api, make_bank, make_user):
+    make_bank()
+    api.login(make_user())
+    assert 'href="/practice"' in client.get("/").get_data(as_text=True)
+    r = api.post("/api/v1/practice", {})
+    assert r.status_code == 201 and r.get_json()["size"] == 5
