@@ -66,13 +66,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, bank, contest, leaderboard, stats
+    from . import api, auth, bank, contest, leaderboard, practice, stats
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(contest.bp)
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(practice.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
 
 

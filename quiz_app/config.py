@@ -117,6 +117,17 @@ class Config:
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "300 per minute")
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120 per minute")
     ANSWER_LIMIT_PER_USER = os.environ.get("ANSWER_LIMIT_PER_USER", "120 per minute")
+    # Practice answers per account: a round of five takes a person a minute
+    # or more; this only stops scripted key harvesting.
+    PRACTICE_ANSWER_LIMIT_PER_USER = os.environ.get(
+        "PRACTICE_ANSWER_LIMIT_PER_USER", "30 per minute"
+    )
+
+    # Practice (see docs/architecture.md, "Practice"): questions per round, and
+    # questions a citizen may draw per day (contest time zone), so practice
+    # reveals at most half of what the contest's own reviews do (3 x 20).
+    PRACTICE_ROUND_SIZE = int(os.environ.get("PRACTICE_ROUND_SIZE", "5"))
+    PRACTICE_DAILY_CAP = int(os.environ.get("PRACTICE_DAILY_CAP", "30"))
 
 
 class TestConfig(Config):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from flask_login import UserMixin
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -417,3 +418,56 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(64))
     object: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(32))
+
+
+class PracticeRound(db.Model):
+    """A short unscored practice round: never an attempt, never on a board.
+
+    Its `size` questions count against the citizen's daily practice cap on
+    `day` (a calendar day in the contest's time zone) from the moment they
+    are drawn, answered or not.
+    """
+
+    __tablename__ = "practice_round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the local day the drawn questions count against
+    day: Mapped[date] = mapped_column(Date)
+    #: questions drawn (PracticeItem rows)
+    size: Mapped[int]
+
+    items: Mapped[list[PracticeItem]] = relationship(
+        order_by="PracticeItem.position", back_populates="round"
+    )
+
+    __table_args__ = (Index("ix_practice_round_user_day", "user_id", "day"),)
+
+
+class PracticeItem(db.Model):
+    """One drawn question of a practice round and the citizen's first answer.
+
+    The key of `revision_id` is shown only once `answered_at` is set; the
+    answer is written by one conditional UPDATE and never changed after.
+    """
+
+    __tablename__ = "practice_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("practice_round.id"))
+    #: 1-based display position
+    position: Mapped[int]
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))
+    #: the revision drawn: shown, keyed and explained
+    revision_id: Mapped[int] = mapped_column(ForeignKey("question_revision.id"))
+    #: original letters in display order, as on AttemptAnswer
+    option_order: Mapped[str] = mapped_column(String(8))
+    #: chosen original letters, sorted; NULL until answered
+    choices: Mapped[str | None] = mapped_column(String(8))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_correct: Mapped[bool | None]
+
+    round: Mapped[PracticeRound] = relationship(back_populates="items")
+
+    __table_args__ = (UniqueConstraint("round_id", "position"),)

@@ -96,6 +96,8 @@ def app(database_url, redis_server):
 
 
 TABLES = [
+    "practice_item",
+    "practice_round",
     "contest_best",
     "audit_event",
     "attempt_answer",

@@ -149,19 +149,29 @@ def register_limits(view):
     return _register_ip(view)
 
 
-def answer_limit(view):
-    """Per account on the hottest endpoint: one counter hit through the same
-    strategy and storage Flask-Limiter uses, without its per-request route
-    resolution (a quarter of an answer save's CPU under py-spy)."""
+def account_limit(setting: str, scope: str):
+    """A per-account limit (config `setting`, its own counter `scope`): one
+    counter hit through the same strategy and storage Flask-Limiter uses,
+    without its per-request route resolution (a quarter of an answer save's
+    CPU under py-spy)."""
 
-    @wraps(view)
-    def limited(*args, **kwargs):
-        config = current_app.config
-        if config.get("RATELIMIT_ENABLED", True):
-            item = _item(config["ANSWER_LIMIT_PER_USER"])
-            key = (config["RATELIMIT_KEY_PREFIX"], _user_key(), "answer")
-            if not _hit(item, key):
-                raise TooManyRequests(retry_after=item.get_expiry())
-        return view(*args, **kwargs)
+    def decorate(view):
+        @wraps(view)
+        def limited(*args, **kwargs):
+            config = current_app.config
+            if config.get("RATELIMIT_ENABLED", True):
+                item = _item(config[setting])
+                key = (config["RATELIMIT_KEY_PREFIX"], _user_key(), scope)
+                if not _hit(item, key):
+                    raise TooManyRequests(retry_after=item.get_expiry())
+            return view(*args, **kwargs)
 
-    return limited
+        return limited
+
+    return decorate
+
+
+#: Contest answer saves, page and API together.
+answer_limit = account_limit("ANSWER_LIMIT_PER_USER", "answer")
+#: Practice answers, page and API together (each one reveals a key).
+practice_answer_limit = account_limit("PRACTICE_ANSWER_LIMIT_PER_USER", "practice")
