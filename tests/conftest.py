@@ -96,6 +96,7 @@ def app(database_url, redis_server):
 
 
 TABLES = [
+    "certificate",
     "contest_best",
     "audit_event",
     "attempt_answer",
