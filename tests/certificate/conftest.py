@@ -41,3 +41,22 @@ def finish(user, contest_id: int, correct: int, now=NOW):
 def contest(make_bank, make_contest):
     make_bank()
     return make_contest(excellent_min=30, title="2023年唐山市公民科学素质知识网络竞赛")
+
+
+@pytest.fixture
+def citizen(make_user):
+    return make_user(name="张三明", region="lunan")
+
+
+@pytest.fixture
+def finished(app, contest, citizen):
+    """The citizen has a finished attempt of 40 points (优秀 from 30)."""
+    with app.app_context():
+        finish(citizen, contest.id, correct=4)
+    return citizen
+
+
+def my_code(api) -> str:
+    r = api.get("/api/v1/me/certificate")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["code"]

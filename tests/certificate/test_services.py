@@ -36,9 +36,9 @@ def test_band_at_the_threshold(ctx, contest, make_user, excellent_min, band):
     user = make_user()
     assert finish(user, contest.id, correct=3).score == 30
     db.session.execute(
-        update(Contest).where(Contest.id == contest.id).values(
-            excellent_min=excellent_min
-        )
+        update(Contest)
+        .where(Contest.id == contest.id)
+        .values(excellent_min=excellent_min)
     )
     db.session.commit()
     view = certs.issue_certificate(user.id, contest, now=NOW)
