@@ -114,3 +114,33 @@ def test_verify_unknown_code(ctx, contest):
         certs.verify("ABCDEFGHJK")
     with pytest.raises(certs.UnknownCode):
         certs.verify("not a code")
+
+
+def test_parallel_first_views_issue_one_certificate(app, contest, make_user):
+    import threading
+
+    user = make_user()
+    with app.app_context():
+        finish(user, contest.id, correct=2)
+    barrier, codes, errors = threading.Barrier(8), [], []
+
+    def first_view():
+        with app.app_context():
+            try:
+                barrier.wait()
+                c = db.session.get(Contest, contest.id)
+                codes.append(certs.issue_certificate(user.id, c, now=NOW).code)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=first_view) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(codes) == 8 and len(set(codes)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Certificate.id))) == 1
