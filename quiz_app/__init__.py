@@ -66,10 +66,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, bank, contest, leaderboard, practice, stats
+    from . import api, auth, bank, certificate, contest, leaderboard, practice, stats
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(contest.bp)
+    app.register_blueprint(certificate.bp)
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)

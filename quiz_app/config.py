@@ -128,6 +128,8 @@ class Config:
     # reveals at most half of what the contest's own reviews do (3 x 20).
     PRACTICE_ROUND_SIZE = int(os.environ.get("PRACTICE_ROUND_SIZE", "5"))
     PRACTICE_DAILY_CAP = int(os.environ.get("PRACTICE_DAILY_CAP", "30"))
+    #: certificate look-ups (page and API together) per client address
+    VERIFY_LIMIT_PER_IP = os.environ.get("VERIFY_LIMIT_PER_IP", "30 per minute")
 
 
 class TestConfig(Config):

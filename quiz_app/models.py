@@ -471,3 +471,23 @@ class PracticeItem(db.Model):
     round: Mapped[PracticeRound] = relationship(back_populates="items")
 
     __table_args__ = (UniqueConstraint("round_id", "position"),)
+class Certificate(db.Model):
+    """A citizen's certificate of a contest: issued once, named by a code.
+
+    Only the identity is stored. The band and score are read from the
+    citizen's current best (contest_best) whenever the certificate is shown,
+    so a regrade after a key correction is reflected on every copy.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    #: the public verification code (certificate.services.CODE_ALPHABET)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    #: when the citizen first opened the certificate (the date printed on it)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    contest: Mapped[Contest] = relationship()
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (UniqueConstraint("contest_id", "user_id"),)

@@ -98,6 +98,7 @@ def app(database_url, redis_server):
 TABLES = [
     "practice_item",
     "practice_round",
+    "certificate",
     "contest_best",
     "audit_event",
     "attempt_answer",

@@ -16,8 +16,11 @@ from ..auth.limits import (
     login_limits,
     note_login_failure,
     register_limits,
+    verify_limits,
 )
 from ..auth.views import log_in
+from ..certificate import services as certificates
+from ..certificate.views import my_certificate
 from ..clock import utcnow
 from ..contest import services as svc
 from ..contest.presenters import attempt_view, result_view
@@ -271,6 +274,22 @@ def my_attempts():
             "attempts_left_today": svc.attempts_left_today(current_user, c, now),
         }
     )
+
+
+@bp.get("/me/certificate")
+@roles_required("citizen")
+def my_certificate_json():
+    """The citizen's certificate of the current contest (issued on first use);
+    404 no_certificate before a finished attempt."""
+    return jsonify(certificates.certificate_json(my_certificate(), masked=False))
+
+
+@bp.get("/certificates/<code>")
+@verify_limits
+def certificate_by_code(code: str):
+    """Anyone: the certificate a code names, with the name masked."""
+    view = certificates.verify(code)
+    return jsonify(certificates.certificate_json(view, masked=True))
 
 
 @bp.get("/leaderboard")

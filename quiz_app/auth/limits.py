@@ -141,12 +141,25 @@ _register_ip = limiter.shared_limit(
 )
 
 
+_verify_ip = limiter.shared_limit(
+    _cfg("VERIFY_LIMIT_PER_IP"),
+    scope="verify-ip",
+    key_func=get_remote_address,
+)
+
+
 def login_limits(view):
     return _login_ip(_phone_limits(view))
 
 
 def register_limits(view):
     return _register_ip(view)
+
+
+def verify_limits(view):
+    """Certificate look-ups by code, page and API sharing one counter: keeps
+    walking the code space slow on top of the codes' 50 bits."""
+    return _verify_ip(view)
 
 
 def account_limit(setting: str, scope: str):

@@ -28,6 +28,12 @@ def healthz():
     return "ok", 200, {"Content-Type": "text/plain"}
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it even where the page links the icon (the API, files)."""
+    return current_app.send_static_file("favicon.ico")
+
+
 @bp.get("/")
 def index():
     now = utcnow()
@@ -194,6 +200,8 @@ def result(attempt_id: int):
         contest=contest,
         result=result_view(attempt),
         ranks=ranks,
+        # the certificate page is the current contest's
+        certificate_link=getattr(svc.current_contest(now), "id", None) == contest.id,
     )
 
 
