@@ -13,7 +13,6 @@ from ..clock import utcnow
 from ..contest.errors import NotFound
 from ..contest.regrade import regrade_preview, regrade_question
 from ..errors import api_error
-from ..models import QUESTION_TYPES
 from ..params import MAX_DB_INT, json_int, parse_int
 from . import bp
 from .views import body
@@ -45,47 +44,10 @@ def not_in_bank(_exc: editing.NotInBank):
     return api_error(404, "not_found", "题目不存在")
 
 
-def _bool_arg(raw: str | None) -> tuple[bool | None, bool]:
-    """(value, ok) for an optional true/false query argument."""
-    if raw in (None, ""):
-        return None, True
-    if raw in ("true", "1"):
-        return True, True
-    if raw in ("false", "0"):
-        return False, True
-    return None, False
-
-
-def parse_filter(args) -> tuple[browse.BankFilter, dict[str, str]]:
-    """The bank list's query arguments, with a message per bad one."""
-    problems: dict[str, str] = {}
-    qtype = args.get("type") or None
-    if qtype is not None and qtype not in QUESTION_TYPES:
-        problems["type"] = "题型应为 single、multiple 或 judge"
-        qtype = None
-    difficulty = None
-    if args.get("difficulty"):
-        difficulty = parse_int(args.get("difficulty"), lo=1, hi=3)
-        if difficulty is None:
-            problems["difficulty"] = "难度应为 1、2 或 3"
-    active, ok = _bool_arg(args.get("active"))
-    if not ok:
-        problems["active"] = "active 应为 true 或 false"
-    q = (args.get("q") or "").strip()[:200]
-    f = browse.BankFilter(
-        q=q,
-        category=args.get("category") or None,
-        type=qtype,
-        difficulty=difficulty,
-        active=active,
-    )
-    return f, problems
-
-
 @bp.get("/admin/questions")
 @roles_required(*STAFF)
 def admin_questions():
-    f, problems = parse_filter(request.args)
+    f, problems = browse.parse_filter(request.args)
     page = parse_int(request.args.get("page") or "1", lo=1, hi=MAX_DB_INT // 1000)
     per_page = parse_int(request.args.get("per_page") or "20", lo=1, hi=MAX_PER_PAGE)
     if page is None:

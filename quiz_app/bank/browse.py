@@ -3,6 +3,7 @@ the question object of the admin API, the import template."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from ..exports import csv_bytes, xlsx_bytes
 from ..extensions import db
 from ..models import QUESTION_TYPES, Category, Contest, Question, QuestionRevision
+from ..params import parse_int
 from .editing import NotInBank, values_of
 from .fileformat import HEADER
 
@@ -24,6 +26,44 @@ class BankFilter:
     type: str | None = None
     difficulty: int | None = None
     active: bool | None = None
+
+
+def _bool_arg(raw: str | None) -> tuple[bool | None, bool]:
+    """(value, ok) for an optional true/false query argument."""
+    if raw in (None, ""):
+        return None, True
+    if raw in ("true", "1"):
+        return True, True
+    if raw in ("false", "0"):
+        return False, True
+    return None, False
+
+
+def parse_filter(args: Mapping[str, str]) -> tuple[BankFilter, dict[str, str]]:
+    """The bank list's query arguments (pages, API, exports), with a message
+    per bad one."""
+    problems: dict[str, str] = {}
+    qtype = args.get("type") or None
+    if qtype is not None and qtype not in QUESTION_TYPES:
+        problems["type"] = "题型应为 single、multiple 或 judge"
+        qtype = None
+    difficulty = None
+    if args.get("difficulty"):
+        difficulty = parse_int(args.get("difficulty"), lo=1, hi=3)
+        if difficulty is None:
+            problems["difficulty"] = "难度应为 1、2 或 3"
+    active, ok = _bool_arg(args.get("active"))
+    if not ok:
+        problems["active"] = "active 应为 true 或 false"
+    q = (args.get("q") or "").strip()[:200]
+    f = BankFilter(
+        q=q,
+        category=args.get("category") or None,
+        type=qtype,
+        difficulty=difficulty,
+        active=active,
+    )
+    return f, problems
 
 
 def _filtered(f: BankFilter) -> Select:
