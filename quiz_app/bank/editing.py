@@ -19,7 +19,7 @@ from ..caches import bump_content_epoch
 from ..db import begin_write
 from ..extensions import db
 from ..models import Category, Question, QuestionRevision, User
-from .fileformat import HEADER, OPTION_COLUMNS, BankRow, _check_row
+from .fileformat import HEADER, OPTION_COLUMNS, REQUIRED, BankRow, _check_row
 from .services import _content, _revision_content, add_revision, category_codes
 
 #: the question fields an organizer may send (API names; options is a list)
@@ -149,6 +149,13 @@ def check_values(values: dict[str, Any], categories: set[str]) -> BankRow:
         **dict(zip(OPTION_COLUMNS, options, strict=True)),
     }
     cells = {col: cells[col].strip() for col in HEADER}
+    # The row check stops at its first problem; every empty required field
+    # is named at once so a form shows them all (the same rule, REQUIRED).
+    empty = {
+        _field_of(f"“{col}”"): f"“{col}” 不能为空" for col in REQUIRED if not cells[col]
+    }
+    if empty:
+        raise QuestionInvalid(empty)
     row, problem = _check_row(0, cells, categories)
     if problem:
         raise QuestionInvalid({_field_of(problem): problem})

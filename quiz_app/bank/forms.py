@@ -91,7 +91,24 @@ class QuestionForm(FlaskForm):
                 name = "ext_id"
             elif name == "options":
                 name = "option_a"
-            getattr(self, name, self.stem).errors = [message]
+            field = getattr(self, name, self.stem)
+            # The row rules name file columns; the page names its labels.
+            for col, label in self.COLUMN_LABELS.items():
+                message = message.replace(f"“{col}”", f"“{label}”")
+            field.errors = [message]
+
+    COLUMN_LABELS = {
+        "id": "题目编号",
+        "category": "分类",
+        "type": "题型",
+        "difficulty": "难度",
+        "stem": "题干",
+        "answer": "答案",
+        "explanation": "解析",
+        "source": "出处",
+        "group": "互斥分组",
+        **{f"option_{c}": f"选项 {c.upper()}" for c in "abcdef"},
+    }
 
 
 class ActiveForm(FlaskForm):

@@ -321,3 +321,14 @@ def test_export_filtered_and_the_template(api, app, organizer):
         table = read_table(t.get_data(), f"template.{fmt}")
         rows = check_table(table, {"health", "safety", "science"})
         assert [row.type for row in rows] == ["single", "multiple", "judge"]
+
+
+def test_every_empty_field_is_named_next_to_it(api, app, organizer):
+    empty = {**GOOD, "stem": "", "explanation": "", "source": "", "answer": ""}
+    r = api.client.post("/admin/questions/new", data=form_data(empty, api.token()))
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert page.count('class="field has-error"') == 4
+    for label in ("题干", "答案", "解析", "出处"):
+        assert f"“{label}” 不能为空" in page
+    assert question(app, GOOD["id"]) is None
