@@ -56,6 +56,36 @@ def _older_items(contest_id: int, question: Question, current: QuestionRevision)
     ).all()
 
 
+@dataclass(frozen=True)
+class RegradePreview:
+    #: finished attempts a regrade would re-score now
+    attempts_affected: int
+    #: finished attempts holding an older revision of another shape (kept)
+    attempts_skipped: int
+    #: the current revision number the regrade would score against
+    revision: int
+
+
+def regrade_preview(contest_id: int, ext_id: str) -> RegradePreview:
+    """What regrade_question would do now, without writing (the confirmation
+    step). Raises NotFound for an unknown contest or question."""
+    contest = contest_by_id(contest_id)
+    question = db.session.scalar(select(Question).where(Question.ext_id == ext_id))
+    if contest is None or question is None:
+        raise NotFound("竞赛或题目不存在")
+    current = db.session.scalar(
+        select(QuestionRevision).where(
+            QuestionRevision.question_id == question.id,
+            QuestionRevision.number == question.revision,
+        )
+    )
+    rows = _older_items(contest.id, question, current)
+    shape = (current.type, len(current.options))
+    movable = {r.attempt_id for r in rows if (r.type, len(r.options)) == shape}
+    skipped = {r.attempt_id for r in rows} - movable
+    return RegradePreview(len(movable), len(skipped), current.number)
+
+
 def regrade_question(
     contest_id: int,
     ext_id: str,
