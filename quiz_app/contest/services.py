@@ -28,6 +28,8 @@ from .attempts import (
 )
 from .contests import (
     FROZEN_RULES,
+    LIVE_FIELDS,
+    MULTIPLE_SCORING,
     contest_by_id,
     contest_started,
     create_contest,
@@ -37,6 +39,7 @@ from .contests import (
 from .drawing import LETTERS, PoolItem, bank_shortage, draw_questions, question_pool
 from .errors import (
     AttemptClosed,
+    AttemptStillOpen,
     BankTooSmall,
     ContestError,
     ContestNotOpen,
@@ -70,11 +73,14 @@ def clear_pool_cache() -> None:
 __all__ = [
     "LETTERS",
     "AttemptClosed",
+    "AttemptStillOpen",
     "BankTooSmall",
     "ContestError",
     "ContestNotOpen",
     "DailyLimitReached",
     "FROZEN_RULES",
+    "LIVE_FIELDS",
+    "MULTIPLE_SCORING",
     "InvalidChoice",
     "InvalidRules",
     "ItemRow",
