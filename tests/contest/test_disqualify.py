@@ -143,7 +143,9 @@ def test_disqualifying_the_only_attempt_removes_the_citizen(played):
     for board in ("redis_all", "redis_region", "redis_day", "sql"):
         assert honest.id not in view[board], board
     assert honest.id not in view["best_rows"]
-    assert not redis_client.client.hexists(keys.board_names(contest.id), f"{honest.id}")
+    names = keys.board_names(contest.id)
+    assert redis_client.client.hexists(names, member_id(cheat.id))
+    assert not redis_client.client.hexists(names, member_id(honest.id))
     # A rebuild from SQL agrees.
     boards.rebuild(svc.contest_by_id(contest.id), force=True)
     assert every_view(contest)["redis_all"] == view["redis_all"]
