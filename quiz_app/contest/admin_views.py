@@ -44,7 +44,7 @@ FORM_FIELDS = {
     "multiple_scoring": "multiple_scoring",
     "excellent_min": "excellent_min",
 }
-FROZEN_NOTE = "已有人开始答题，此项影响计分与排名，不能再修改"
+FROZEN_NOTE = "已锁定：已有人开始答题，改动会影响已有成绩和排名"
 
 
 def _categories() -> list[Category]:
