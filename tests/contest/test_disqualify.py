@@ -179,3 +179,16 @@ def test_a_regrade_never_brings_a_disqualified_attempt_back(played):
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Attempt, best.id).rank_key is None
+
+
+def test_staff_figures_skip_a_disqualified_best(played):
+    from quiz_app.stats.services import region_stats
+
+    contest, cheat, honest, organizer, best, _ = played
+    staff = User(role="admin")
+    before = next(r for r in region_stats(contest, staff) if r["code"] == "lunan")
+    assert before["avg_best_score"] == 90.0 and before["full_score"] == 1
+    disqualify_attempt(best.id, "代答", actor=organizer, ip=None, now=utcnow())
+    after = next(r for r in region_stats(contest, staff) if r["code"] == "lunan")
+    assert after["avg_best_score"] == 70.0 and after["full_score"] == 0
+    assert after["finished"] == before["finished"] == 3
