@@ -247,7 +247,12 @@ def edit_contest(contest_id: int):
     shown = _form_strings(stored, contest.timezone, probe)
     if request.method == "GET":
         probe.process(MultiDict(shown))
-        return _render_form(probe, contest=contest, frozen=started, mode="edit")[0]
+        # The bank may have shrunk since the rules were saved (retirements).
+        short = svc.shortages(contest, svc.question_pool())
+        errors = _put_errors(probe, short) if short else None
+        return _render_form(
+            probe, contest=contest, frozen=started, errors=errors, mode="edit"
+        )[0]
     data = MultiDict(request.form)
     if started:
         # Disabled inputs are not posted: they keep the stored rules.

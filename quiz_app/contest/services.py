@@ -36,7 +36,14 @@ from .contests import (
     current_contest,
     update_contest,
 )
-from .drawing import LETTERS, PoolItem, bank_shortage, draw_questions, question_pool
+from .drawing import (
+    LETTERS,
+    PoolItem,
+    bank_shortage,
+    draw_questions,
+    question_pool,
+    shortages,
+)
 from .errors import (
     AttemptClosed,
     AttemptStillOpen,
@@ -113,6 +120,7 @@ __all__ = [
     "question_pool",
     "question_texts",
     "save_answer",
+    "shortages",
     "start_attempt",
     "submit_attempt",
     "sweep_expired",

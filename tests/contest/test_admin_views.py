@@ -258,3 +258,21 @@ def test_unknown_ids_are_404(client, api, make_user):
     assert client.get("/admin/contests/999/edit").status_code == 404
     assert client.get("/admin/contests/999/attempts").status_code == 404
     assert client.get("/admin/contests/99999999999/edit").status_code == 404
+
+
+def test_edit_page_warns_when_the_bank_shrank(client, api, make_user, running, app):
+    """Retired questions can leave a running contest's rules unfillable: the
+    edit page says which type is short, next to its input."""
+    from quiz_app.bank.services import set_active
+
+    contest, _, _ = running
+    with app.app_context():
+        for n in range(11, 15):  # every judge question of health
+            set_active(f"health-{n:03d}", False, now=utcnow())
+        for cat in ("safety", "science"):
+            for n in range(11, 15):
+                set_active(f"{cat}-{n:03d}", False, now=utcnow())
+        svc.clear_pool_cache()
+    api.login(make_user(role="organizer"))
+    html = client.get(f"/admin/contests/{contest.id}/edit").get_data(as_text=True)
+    assert "题型 judge 需要 3 题，题库中可用的只有 0 题" in error_next_to(html, "judge")
