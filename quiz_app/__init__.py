@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(contest.bp)
     app.register_blueprint(certificate.bp)
+    app.register_blueprint(contest.admin_bp)
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)

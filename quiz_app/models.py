@@ -298,10 +298,16 @@ class Attempt(db.Model):
     score: Mapped[int | None]
     correct_count: Mapped[int | None]
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
-    #: the leaderboard's composite order key (see leaderboard.ranking)
+    #: the leaderboard's composite order key (see leaderboard.ranking); NULL
+    #: while open and once disqualified: only attempts with a key count
     rank_key: Mapped[int | None] = mapped_column(BigInteger)
+    #: set when an organizer cancelled the result (the score stays visible)
+    disqualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: why, shown to the citizen (不计入成绩：<reason>)
+    disqualified_reason: Mapped[str | None] = mapped_column(String(200))
+    disqualified_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
     contest: Mapped[Contest] = relationship()
     answers: Mapped[list[AttemptAnswer]] = relationship(
         order_by="AttemptAnswer.position", back_populates="attempt"
@@ -329,6 +335,11 @@ class Attempt(db.Model):
             "finish_kind IS NULL OR finish_kind IN ('submitted', 'expired')",
             name="finish_kind",
         ),
+        # A disqualified attempt is finished and never ranked.
+        CheckConstraint(
+            "disqualified_at IS NULL OR (finished_at IS NOT NULL AND rank_key IS NULL)",
+            name="disqualified",
+        ),
     )
 
     #: not a column: items this request just wrote (drawn or scored), if any;
@@ -339,6 +350,10 @@ class Attempt(db.Model):
     def status(self) -> str:
         """open, submitted or expired."""
         return self.finish_kind if self.finished_at is not None else "open"
+
+    @property
+    def disqualified(self) -> bool:
+        return self.disqualified_at is not None
 
 
 class AttemptAnswer(db.Model):

@@ -12,7 +12,7 @@ from sqlalchemy import exists, func, select
 from ..caches import bump_content_epoch, cache
 from ..extensions import db
 from ..leaderboard.ranking import make_codec
-from ..models import QUESTION_TYPES, Attempt, Contest
+from ..models import QUESTION_TYPES, Attempt, Contest, User
 from .errors import BankTooSmall, ContestError, InvalidRules, NotFound, RuleFrozen
 
 #: the rank-key codec covers at least this window, so that extending a running
@@ -138,16 +138,17 @@ def _check_rules(values: dict[str, Any]) -> dict[str, str]:
 
 
 def _dry_run_draw(values: dict[str, Any]) -> None:
-    """Draw once against the active bank; raises InvalidRules naming the shortage."""
-    from .drawing import bank_shortage, draw_questions, question_pool
+    """Draw once against the active bank; raises InvalidRules naming each short
+    type (`type_counts.<type>`) or category (`category_quotas.<code>`)."""
+    from .drawing import draw_questions, question_pool, shortages
 
     probe = Contest(
         type_counts=values["type_counts"], category_quotas=values["category_quotas"]
     )
     pool = question_pool()
-    short = bank_shortage(probe, pool)
+    short = shortages(probe, pool)
     if short:
-        raise InvalidRules({"type_counts": short})
+        raise InvalidRules(short)
     try:
         draw_questions(probe, pool, random.Random(0))
     except BankTooSmall as exc:
@@ -182,9 +183,13 @@ def create_contest(
     multiple_scoring: str = "exact",
     excellent_min: int | None = None,
     check_bank: bool = False,
+    actor: User | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
 ) -> Contest:
     """Create a contest after checking its rules (and, with `check_bank`, a dry
-    run of the draw against the active bank). Commits; raises InvalidRules."""
+    run of the draw against the active bank). Commits, with an audit event
+    when an `actor` is given; raises InvalidRules."""
     values: dict[str, Any] = {
         "title": title,
         "description": description,
@@ -219,8 +224,34 @@ def create_contest(
         ) from None
     db.session.add(contest)
     bump_content_epoch()
-    db.session.commit()
+    _commit(contest, "contest_create", actor, ip, now, f"title:{title}")
     return contest
+
+
+def _commit(
+    contest: Contest,
+    action: str,
+    actor: User | None,
+    ip: str | None,
+    now: datetime | None,
+    detail: str,
+) -> None:
+    """Commit the change; with an actor, together with its audit event."""
+    if actor is None:
+        db.session.commit()
+        return
+    from ..auth.services import audit
+    from ..clock import utcnow
+
+    db.session.flush()  # the new contest's id
+    audit(
+        action,
+        outcome="ok",
+        actor=actor,
+        ip=ip,
+        obj=f"contest:{contest.id} {detail}",
+        now=now or utcnow(),
+    )
 
 
 def contest_started(contest: Contest) -> bool:
@@ -231,7 +262,12 @@ def contest_started(contest: Contest) -> bool:
 
 
 def update_contest(
-    contest_id: int, changes: dict[str, Any], *, now: datetime
+    contest_id: int,
+    changes: dict[str, Any],
+    *,
+    now: datetime,
+    actor: User | None = None,
+    ip: str | None = None,
 ) -> Contest:
     """Apply `changes` (field -> new value) to a contest. Commits.
 
@@ -240,7 +276,8 @@ def update_contest(
     before `now`; an unknown contest raises NotFound. Rules the bank cannot satisfy
     raise InvalidRules (422) naming the short type or category. The rank-key
     codec is never changed once an attempt exists, so no stored key, score
-    or board order moves.
+    or board order moves. With an `actor`, the change is audited in the
+    same commit.
     """
     # The row lock orders this edit against the first start: inserting an
     # attempt takes a key-share lock on its contest (the foreign key), which
@@ -279,6 +316,7 @@ def update_contest(
         )
         if rules_changed:
             _dry_run_draw(values)
+        edited = sorted(k for k in changes if changes[k] != getattr(contest, k))
         for key, value in changes.items():
             setattr(contest, key, value)
         contest.questions_per_attempt = sum(contest.type_counts.values())
@@ -293,5 +331,5 @@ def update_contest(
         db.session.rollback()  # release the row lock; nothing changed
         raise
     bump_content_epoch()
-    db.session.commit()
+    _commit(contest, "contest_edit", actor, ip, now, f"fields:{','.join(edited)}")
     return contest

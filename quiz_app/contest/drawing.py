@@ -72,20 +72,33 @@ def bank_shortage(contest: Contest, pool: list[PoolItem]) -> str | None:
 
     Counts distinct exclusion groups (a group yields at most one question).
     """
+    short = shortages(contest, pool)
+    return next(iter(short.values()), None)
+
+
+def shortages(contest: Contest, pool: list[PoolItem]) -> dict[str, str]:
+    """Every type count and category quota the pool cannot fill, keyed
+    `type_counts.<type>` / `category_quotas.<code>` (the contest editor shows
+    each message next to its field). A group counts as one question."""
 
     def capacity(items: list[PoolItem]) -> int:
         groups = {i.group for i in items if i.group}
         return sum(1 for i in items if not i.group) + len(groups)
 
+    out: dict[str, str] = {}
     for qtype, need in contest.type_counts.items():
         have = capacity([i for i in pool if i.type == qtype])
         if need > have:
-            return f"题型 {qtype} 需要 {need} 题，题库中可用的只有 {have} 题"
+            out[f"type_counts.{qtype}"] = (
+                f"题型 {qtype} 需要 {need} 题，题库中可用的只有 {have} 题"
+            )
     for cat, need in (contest.category_quotas or {}).items():
         have = capacity([i for i in pool if i.category == cat])
         if need > have:
-            return f"分类 {cat} 需要 {need} 题，题库中可用的只有 {have} 题"
-    return None
+            out[f"category_quotas.{cat}"] = (
+                f"分类 {cat} 需要 {need} 题，题库中可用的只有 {have} 题"
+            )
+    return out
 
 
 def draw_questions(

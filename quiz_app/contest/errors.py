@@ -72,3 +72,7 @@ class InvalidRules(ContestError, ValueError):
     def __init__(self, fields: dict[str, str]) -> None:
         super().__init__("；".join(fields.values()))
         self.fields = fields
+
+
+class AttemptStillOpen(ContestError):
+    code, message = "attempt_open", "该答题尚未结束，交卷后才能取消成绩"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..models import Attempt
+from ..models import Attempt, Contest
 from .services import (
     LETTERS,
     ItemRow,
@@ -107,5 +107,33 @@ def result_view(attempt: Attempt, rows: list[ItemRow] | None = None) -> dict[str
         "duration_ms": attempt.duration_ms,
         "finished_at": attempt.finished_at,
         "status": attempt.status,
+        "disqualified": disqualification_view(attempt),
         "review": review,
     }
+
+
+def contest_admin_view(contest: Contest, now: datetime, frozen: bool) -> dict[str, Any]:
+    """The organizer's contest object (DESIGN: organizer and admin API)."""
+    return {
+        "id": contest.id,
+        "title": contest.title,
+        "description": contest.description,
+        "starts_at": contest.starts_at,
+        "ends_at": contest.ends_at,
+        "time_limit_s": contest.time_limit_s,
+        "questions_per_attempt": contest.questions_per_attempt,
+        "type_counts": dict(contest.type_counts),
+        "category_quotas": dict(contest.category_quotas or {}),
+        "points": contest.points_per_question,
+        "attempts_per_day": contest.attempts_per_day,
+        "multiple_scoring": contest.multiple_scoring,
+        "certificate": {"excellent_min": contest.excellent_min},
+        "status": contest.status(now),
+        "frozen": frozen,
+    }
+
+
+def disqualification_view(attempt: Attempt) -> dict[str, Any] | None:
+    if attempt.disqualified_at is None:
+        return None
+    return {"at": attempt.disqualified_at, "reason": attempt.disqualified_reason}

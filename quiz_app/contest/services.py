@@ -28,15 +28,25 @@ from .attempts import (
 )
 from .contests import (
     FROZEN_RULES,
+    LIVE_FIELDS,
+    MULTIPLE_SCORING,
     contest_by_id,
     contest_started,
     create_contest,
     current_contest,
     update_contest,
 )
-from .drawing import LETTERS, PoolItem, bank_shortage, draw_questions, question_pool
+from .drawing import (
+    LETTERS,
+    PoolItem,
+    bank_shortage,
+    draw_questions,
+    question_pool,
+    shortages,
+)
 from .errors import (
     AttemptClosed,
+    AttemptStillOpen,
     BankTooSmall,
     ContestError,
     ContestNotOpen,
@@ -70,11 +80,14 @@ def clear_pool_cache() -> None:
 __all__ = [
     "LETTERS",
     "AttemptClosed",
+    "AttemptStillOpen",
     "BankTooSmall",
     "ContestError",
     "ContestNotOpen",
     "DailyLimitReached",
     "FROZEN_RULES",
+    "LIVE_FIELDS",
+    "MULTIPLE_SCORING",
     "InvalidChoice",
     "InvalidRules",
     "ItemRow",
@@ -107,6 +120,7 @@ __all__ = [
     "question_pool",
     "question_texts",
     "save_answer",
+    "shortages",
     "start_attempt",
     "submit_attempt",
     "sweep_expired",

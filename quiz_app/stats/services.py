@@ -37,7 +37,8 @@ def region_stats(contest: Contest, staff: User) -> list[dict[str, Any]]:
             Attempt.user_id.label("uid"),
             func.count(Attempt.id).label("n"),
             func.count(Attempt.finished_at).label("done"),
-            func.max(Attempt.score).label("best"),
+            # a disqualified attempt (no rank key) is nobody's best
+            func.max(Attempt.score).filter(Attempt.rank_key.is_not(None)).label("best"),
         )
         .join(User, User.id == Attempt.user_id)
         .where(Attempt.contest_id == contest.id, User.region_code.in_(codes))

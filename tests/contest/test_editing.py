@@ -127,10 +127,10 @@ def test_rules_before_the_first_start_are_dry_run_against_the_bank(
         svc.update_contest(
             contest.id, {"type_counts": {"single": 30, "judge": 2}}, now=now
         )
-    assert "single" in err.value.fields["type_counts"]
+    assert "single" in err.value.fields["type_counts.single"]
     with pytest.raises(svc.InvalidRules) as err:
         svc.update_contest(contest.id, {"category_quotas": {"health": 15}}, now=now)
-    assert "health" in err.value.fields["type_counts"]
+    assert "health" in err.value.fields["category_quotas.health"]
     with pytest.raises(svc.InvalidRules):
         svc.update_contest(contest.id, {"unknown": 1}, now=now)
     assert db.session.get(Contest, contest.id).type_counts == {
