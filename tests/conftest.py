@@ -103,6 +103,7 @@ TABLES = [
     "question_revision",
     "question",
     "contest",
+    "reset_code",
     "user_session",
     "user",
     "category",

@@ -9,14 +9,18 @@ from flask import current_app, jsonify, request, session
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
+from ..auth import recovery
 from ..auth import services as accounts
 from ..auth.decorators import roles_required
 from ..auth.limits import (
     answer_limit,
+    forgot_limits,
     login_limits,
     note_login_failure,
     register_limits,
+    reset_limits,
 )
+from ..auth.recovery_views import SENT_MESSAGE, send_code
 from ..auth.views import log_in
 from ..clock import utcnow
 from ..contest import services as svc
@@ -167,6 +171,39 @@ def logout_all():
     logout_user()
     session.clear()
     return "", 204
+
+
+@bp.post("/auth/forgot")
+@forgot_limits
+def forgot():
+    """Send a reset code by SMS; the same 202 whether the phone has an account."""
+    phone = body().get("phone")
+    if not isinstance(phone, str):
+        return api_error(422, "invalid_field", "请填写手机号")
+    send_code(phone)
+    return jsonify({"sent": True, "message": SENT_MESSAGE}), 202
+
+
+@bp.post("/auth/reset")
+@reset_limits
+def reset_password():
+    """Code + new password: 200, and every session of the account ends."""
+    data = body()
+    phone, code, password = data.get("phone"), data.get("code"), data.get("password")
+    if not all(isinstance(v, str) for v in (phone, code, password)):
+        return api_error(422, "invalid_field", "请填写手机号、验证码和新密码")
+    try:
+        recovery.reset_with_code(
+            phone,
+            code,
+            password,
+            secret=current_app.config["SECRET_KEY"],
+            now=utcnow(),
+            ip=request.remote_addr,
+        )
+    except recovery.CodeRejected as exc:
+        return api_error(400, "bad_code", exc.message)
+    return jsonify({"reset": True})
 
 
 @bp.get("/contest")
