@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
+from http.client import HTTPConnection, HTTPSConnection
 from typing import Protocol
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 BACKENDS = ("log", "webhook")
@@ -39,14 +40,22 @@ class WebhookSender:
 
     def send(self, phone: str, message: str) -> None:
         body = json.dumps({"phone": phone, "message": message}, ensure_ascii=False)
-        req = urllib.request.Request(
-            self.url,
-            data=body.encode("utf-8"),
-            headers={"Content-Type": "application/json; charset=utf-8"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+        url = urlsplit(self.url)
+        kind = HTTPSConnection if url.scheme == "https" else HTTPConnection
+        conn = kind(url.netloc, timeout=self.timeout_s)
+        try:
+            conn.request(
+                "POST",
+                (url.path or "/") + (f"?{url.query}" if url.query else ""),
+                body=body.encode("utf-8"),
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+            resp = conn.getresponse()
             resp.read()
+            if not 200 <= resp.status < 300:
+                raise OSError(f"SMS gateway answered {resp.status}")
+        finally:
+            conn.close()
 
 
 def sender_from_config(config) -> SmsSender:
