@@ -173,9 +173,7 @@ def test_staff_reset_is_audited_with_the_actor(ctx, make_user):
     assert event.actor_id == staff.id and event.object == f"user:{citizen.id}"
 
 
-def test_change_after_staff_reset_needs_no_old_password_and_clears_flag(
-    ctx, make_user
-):
+def test_change_after_staff_reset_needs_no_old_password_and_clears_flag(ctx, make_user):
     citizen = make_user()
     staff = make_user(role="staff", city_wide=True)
     target = db.session.get(User, citizen.id)
