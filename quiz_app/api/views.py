@@ -206,6 +206,27 @@ def reset_password():
     return jsonify({"reset": True})
 
 
+@bp.post("/auth/change-password")
+@roles_required()
+def change_password():
+    """`{"current_password", "password"}` (no current password right after a
+    staff reset): 200; the account's other sessions end, this one stays."""
+    data = body()
+    current, password = data.get("current_password"), data.get("password")
+    if not isinstance(password, str) or not isinstance(current, str | None):
+        return api_error(422, "invalid_field", "请填写新密码")
+    recovery.change_password(
+        current_user,
+        password,
+        current_password=current,
+        keep_token=current_user.session_token,
+        now=utcnow(),
+        ip=request.remote_addr,
+    )
+    session.pop("must_change", None)
+    return jsonify({"changed": True})
+
+
 @bp.get("/contest")
 def contest():
     now = utcnow()

@@ -37,6 +37,7 @@ MUST_CHANGE_OPEN = {
     "api.csrf_token",
     "api.logout",
     "api.logout_all",
+    "api.change_password",
 }
 
 

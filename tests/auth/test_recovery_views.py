@@ -329,6 +329,32 @@ def test_ordinary_change_asks_for_the_current_password(app, make_user):
     Api(app.test_client()).login(citizen, password=NEW)
 
 
+def test_forced_change_through_the_api(app, make_user):
+    citizen = make_user(region="lunan")
+    staff = staff_client(app, make_user(role="staff", city_wide=True))
+    token = csrf_from(staff.get("/staff/citizens").get_data(as_text=True))
+    page = staff.post(
+        f"/staff/citizens/{citizen.id}/reset-password", data={"csrf_token": token}
+    ).get_data(as_text=True)
+    temp = re.search(r'id="temp-password">(\d{8})<', page).group(1)
+    api = Api(app.test_client())
+    api.login(citizen, password=temp)
+    assert api.get("/api/v1/me/attempts").status_code == 403
+    r = api.post("/api/v1/auth/change-password", {"password": "123456"})
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "password"
+    r = api.post("/api/v1/auth/change-password", {"password": 5})
+    assert r.status_code == 422
+    r = api.post("/api/v1/auth/change-password", {"password": NEW})
+    assert r.status_code == 200 and r.get_json() == {"changed": True}
+    assert api.get("/api/v1/me/attempts").status_code == 200
+    r = api.post(  # now the current password is asked for
+        "/api/v1/auth/change-password",
+        {"current_password": "wrong", "password": "third-pass-1"},
+    )
+    assert r.status_code == 422
+    assert r.get_json()["error"]["field"] == "current_password"
+
+
 def test_code_ttl_constant_is_ten_minutes():
     assert recovery.CODE_TTL.total_seconds() == 600
 
