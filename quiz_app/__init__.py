@@ -50,6 +50,9 @@ def register_extensions(app: Flask) -> None:
         if getattr(f, "__self__", None) is not limiter
     ]
     redis_client.init_app(app)
+    from .auth.sms import sender_from_config
+
+    app.extensions["sms_sender"] = sender_from_config(app.config)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"

@@ -89,7 +89,23 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
-    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_S", "28800"))
+    # Server-side lifetimes, checked on the user_session row at every request:
+    # idle (since last use, sliding) and absolute (since login). Citizens keep
+    # their phone logged in through the contest week; organizer, staff and
+    # admin sessions stay short.
+    CITIZEN_SESSION_IDLE_S = int(
+        os.environ.get("CITIZEN_SESSION_IDLE_S", str(8 * 24 * 3600))
+    )
+    CITIZEN_SESSION_MAX_S = int(
+        os.environ.get("CITIZEN_SESSION_MAX_S", str(30 * 24 * 3600))
+    )
+    STAFF_SESSION_IDLE_S = int(os.environ.get("STAFF_SESSION_IDLE_S", "1800"))
+    STAFF_SESSION_MAX_S = int(os.environ.get("STAFF_SESSION_MAX_S", "28800"))
+    # The cookie only has to outlive the longest server-side idle limit; it is
+    # renewed on every response (Flask's SESSION_REFRESH_EACH_REQUEST).
+    PERMANENT_SESSION_LIFETIME = int(
+        os.environ.get("SESSION_LIFETIME_S", str(CITIZEN_SESSION_IDLE_S))
+    )
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     # Uploads (question bank import).
@@ -130,6 +146,19 @@ class Config:
     PRACTICE_DAILY_CAP = int(os.environ.get("PRACTICE_DAILY_CAP", "30"))
     #: certificate look-ups (page and API together) per client address
     VERIFY_LIMIT_PER_IP = os.environ.get("VERIFY_LIMIT_PER_IP", "30 per minute")
+    # Password recovery: reset codes asked for per phone and per address, and
+    # code checks per address (each code also dies after a few wrong tries).
+    FORGOT_LIMIT_PER_PHONE = os.environ.get(
+        "FORGOT_LIMIT_PER_PHONE", "3 per 10 minutes;10 per day"
+    )
+    FORGOT_LIMIT_PER_IP = os.environ.get("FORGOT_LIMIT_PER_IP", "30 per hour")
+    RESET_LIMIT_PER_IP = os.environ.get("RESET_LIMIT_PER_IP", "60 per hour")
+
+    # SMS: "log" writes messages to the server log; "webhook" POSTs JSON
+    # {"phone", "message"} to SMS_WEBHOOK_URL.
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+    SMS_WEBHOOK_URL = os.environ.get("SMS_WEBHOOK_URL", "")
+    SMS_WEBHOOK_TIMEOUT_S = float(os.environ.get("SMS_WEBHOOK_TIMEOUT_S", "3"))
 
 
 class TestConfig(Config):

@@ -244,6 +244,10 @@ class User(UserMixin, db.Model):
     #: staff only: sees every region; a staff account has exactly one scope
     city_wide: Mapped[bool] = mapped_column(default=False, server_default=false())
     disabled: Mapped[bool] = mapped_column(default=False)
+    #: set by a staff reset (one-time password): the next login must change it
+    must_change_password: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region] = relationship(foreign_keys=[region_code])
@@ -281,6 +285,28 @@ class UserSession(db.Model):
     #: refreshed at most every few minutes (see auth.services.touch_session)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class ResetCode(db.Model):
+    """A password reset code sent by SMS. Only its keyed hash is stored; a
+    newer code, a use or too many wrong tries void it (`voided_at`)."""
+
+    __tablename__ = "reset_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    #: HMAC-SHA256 of the code under the app's secret key and `salt`
+    code_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: wrong codes entered against this one
+    tries: Mapped[int] = mapped_column(default=0)
+    #: used, superseded or tried too often; never usable again
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def usable(self, now: datetime) -> bool:
+        return self.voided_at is None and now < self.expires_at
 
 
 class Attempt(db.Model):

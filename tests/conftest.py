@@ -106,6 +106,7 @@ TABLES = [
     "question_revision",
     "question",
     "contest",
+    "reset_code",
     "user_session",
     "user",
     "category",

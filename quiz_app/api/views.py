@@ -9,15 +9,19 @@ from flask import current_app, jsonify, request, session
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
+from ..auth import recovery
 from ..auth import services as accounts
 from ..auth.decorators import roles_required
 from ..auth.limits import (
     answer_limit,
+    forgot_limits,
     login_limits,
     note_login_failure,
     register_limits,
+    reset_limits,
     verify_limits,
 )
+from ..auth.recovery_views import SENT_MESSAGE, send_code
 from ..auth.views import log_in
 from ..certificate import services as certificates
 from ..certificate.views import my_certificate
@@ -170,6 +174,60 @@ def logout_all():
     logout_user()
     session.clear()
     return "", 204
+
+
+@bp.post("/auth/forgot")
+@forgot_limits
+def forgot():
+    """Send a reset code by SMS; the same 202 whether the phone has an account."""
+    phone = body().get("phone")
+    if not isinstance(phone, str):
+        return api_error(422, "invalid_field", "请填写手机号")
+    send_code(phone)
+    return jsonify({"sent": True, "message": SENT_MESSAGE}), 202
+
+
+@bp.post("/auth/reset")
+@reset_limits
+def reset_password():
+    """Code + new password: 200, and every session of the account ends."""
+    data = body()
+    phone, code, password = data.get("phone"), data.get("code"), data.get("password")
+    if not all(isinstance(v, str) for v in (phone, code, password)):
+        return api_error(422, "invalid_field", "请填写手机号、验证码和新密码")
+    try:
+        recovery.reset_with_code(
+            phone,
+            code,
+            password,
+            secret=current_app.config["SECRET_KEY"],
+            now=utcnow(),
+            ip=request.remote_addr,
+        )
+    except recovery.CodeRejected as exc:
+        return api_error(400, "bad_code", exc.message)
+    return jsonify({"reset": True})
+
+
+@bp.post("/auth/change-password")
+@roles_required()
+def change_password():
+    """`{"current_password", "password"}` (no current password right after a
+    staff reset): 200; the account's other sessions end, this one stays."""
+    data = body()
+    current, password = data.get("current_password"), data.get("password")
+    if not isinstance(password, str) or not isinstance(current, str | None):
+        return api_error(422, "invalid_field", "请填写新密码")
+    recovery.change_password(
+        current_user,
+        password,
+        current_password=current,
+        keep_token=current_user.session_token,
+        now=utcnow(),
+        ip=request.remote_addr,
+    )
+    session.pop("must_change", None)
+    return jsonify({"changed": True})
 
 
 @bp.get("/contest")

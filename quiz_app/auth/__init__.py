@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, cli_group="user")
 
-from . import cli, views  # noqa: E402,F401
+from . import cli, recovery_views, views  # noqa: E402,F401

@@ -39,3 +39,52 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         "密码", validators=[DataRequired("请填写密码"), Length(max=128)]
     )
+
+
+class ForgotForm(FlaskForm):
+    phone = StringField(
+        "手机号", validators=[DataRequired("请填写手机号"), Length(max=20)]
+    )
+
+
+class ResetForm(FlaskForm):
+    phone = StringField(
+        "手机号", validators=[DataRequired("请填写手机号"), Length(max=20)]
+    )
+    code = StringField(
+        "短信验证码", validators=[DataRequired("请填写验证码"), Length(max=12)]
+    )
+    password = PasswordField(
+        "新密码", validators=[DataRequired("请设置新密码"), Length(max=128)]
+    )
+    password2 = PasswordField(
+        "确认新密码",
+        validators=[
+            DataRequired("请再输入一次新密码"),
+            EqualTo("password", "两次输入的密码不一致"),
+        ],
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    #: not asked after a staff reset (the one-time password was just typed)
+    current_password = PasswordField("当前密码", validators=[Length(max=128)])
+    password = PasswordField(
+        "新密码", validators=[DataRequired("请设置新密码"), Length(max=128)]
+    )
+    password2 = PasswordField(
+        "确认新密码",
+        validators=[
+            DataRequired("请再输入一次新密码"),
+            EqualTo("password", "两次输入的密码不一致"),
+        ],
+    )
+
+
+class FindCitizenForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form; it changes nothing
+
+    phone = StringField(
+        "市民手机号", validators=[DataRequired("请填写手机号"), Length(max=20)]
+    )

@@ -148,6 +148,37 @@ _verify_ip = limiter.shared_limit(
 )
 
 
+# Reset codes: per phone (every request, registered or not, so the limit
+# tells nothing) and per address; code checks per address. Each code also
+# dies after a few wrong tries (auth.recovery.MAX_TRIES).
+_forgot_phone = limiter.shared_limit(
+    _cfg("FORGOT_LIMIT_PER_PHONE"),
+    scope="forgot-phone",
+    key_func=_phone_key,
+    methods=["POST"],
+)
+_forgot_ip = limiter.shared_limit(
+    _cfg("FORGOT_LIMIT_PER_IP"),
+    scope="forgot-ip",
+    key_func=get_remote_address,
+    methods=["POST"],
+)
+_reset_ip = limiter.shared_limit(
+    _cfg("RESET_LIMIT_PER_IP"),
+    scope="reset-ip",
+    key_func=get_remote_address,
+    methods=["POST"],
+)
+
+
+def forgot_limits(view):
+    return _forgot_ip(_forgot_phone(view))
+
+
+def reset_limits(view):
+    return _reset_ip(view)
+
+
 def login_limits(view):
     return _login_ip(_phone_limits(view))
 

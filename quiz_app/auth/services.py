@@ -308,20 +308,51 @@ def session_principal(cookie_id: str | None) -> SessionPrincipal | None:
     return SessionPrincipal(user_id, token)
 
 
+class Lifetime(NamedTuple):
+    """How long a session lives: idle since its last use, and absolute since
+    login (seconds)."""
+
+    idle_s: int
+    max_s: int
+
+
+def lifetime_for(role: str, config) -> Lifetime:
+    """Citizens stay logged in on their phone for the contest week; the
+    accounts that can see personal data or change the bank do not."""
+    if role == "citizen":
+        return Lifetime(
+            config["CITIZEN_SESSION_IDLE_S"], config["CITIZEN_SESSION_MAX_S"]
+        )
+    return Lifetime(config["STAFF_SESSION_IDLE_S"], config["STAFF_SESSION_MAX_S"])
+
+
+def session_expired(
+    lifetime: Lifetime, created_at: datetime, last_seen_at: datetime, now: datetime
+) -> bool:
+    # last_seen_at is written at most every SESSION_TOUCH_S, so an idle limit
+    # is honoured within that much.
+    return (now - last_seen_at).total_seconds() > lifetime.idle_s or (
+        now - created_at
+    ).total_seconds() > lifetime.max_s
+
+
 class LoadedSession(NamedTuple):
     user: User
     session_id: int
     last_seen_at: datetime
 
 
-def load_session(cookie_id: str | None) -> LoadedSession | None:
+def load_session(
+    cookie_id: str | None, *, now: datetime, config
+) -> LoadedSession | None:
     """The live session a cookie's 'id:token' names, with its active user: one
-    lookup by the unique token index, joined to the user row."""
+    lookup by the unique token index, joined to the user row. A session past
+    its role's idle or absolute lifetime (see lifetime_for) is not live."""
     claim = session_principal(cookie_id)
     if claim is None:
         return None
     row = db.session.execute(
-        select(User, UserSession.id, UserSession.last_seen_at)
+        select(User, UserSession.id, UserSession.created_at, UserSession.last_seen_at)
         .join(UserSession, UserSession.user_id == User.id)
         .where(
             UserSession.token == claim.session_token,
@@ -332,7 +363,9 @@ def load_session(cookie_id: str | None) -> LoadedSession | None:
     ).first()
     if row is None:
         return None
-    user, session_id, last_seen_at = row
+    user, session_id, created_at, last_seen_at = row
+    if session_expired(lifetime_for(user.role, config), created_at, last_seen_at, now):
+        return None
     user.session_token = claim.session_token
     return LoadedSession(user, session_id, last_seen_at)
 

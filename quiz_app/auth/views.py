@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import SecurityError
@@ -38,7 +47,7 @@ def untrusted_host(_exc: SecurityError):
 
 def load_session_user(cookie_id: str):
     """Flask-Login's loader: the live session the cookie names, or None."""
-    loaded = accounts.load_session(cookie_id)
+    loaded = accounts.load_session(cookie_id, now=utcnow(), config=current_app.config)
     if loaded is None:
         return None
     g.seen_session = (loaded.session_id, loaded.last_seen_at)
@@ -64,6 +73,11 @@ def log_in(user, now) -> None:
     session.clear()
     accounts.start_session(user, now=now)
     login_user(user)
+    # The cookie outlives a browser restart (a citizen's phone closes tabs);
+    # how long the session really lives is checked on its row server-side.
+    session.permanent = True
+    if user.must_change_password:
+        session["must_change"] = True
 
 
 def _safe_next(target: str | None) -> str:
@@ -140,6 +154,9 @@ def login():
                 default = url_for("stats.dashboard")
             else:
                 default = url_for("contest.index")
+            if user.must_change_password:
+                flash("请先设置一个新密码", "success")
+                return redirect(url_for("auth.change_password"))
             nxt = request.args.get("next")
             return redirect(_safe_next(nxt) if nxt else default)
     status = 422 if form.errors else 200
