@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,19 +51,35 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextmanager
+def fresh_database(folder: Path, prefix: str):
+    """The URL of a new, empty database of the backend under test; dropped after."""
     if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{folder / (prefix + '.db')}"
         return
-    name = f"quiz_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with fresh_database(tmp_path_factory.mktemp("db"), "quiz_test") as url:
+        yield url
+
+
+@pytest.fixture
+def blank_database_url(tmp_path):
+    """A second, empty database (migration tests upgrade it step by step)."""
+    with fresh_database(tmp_path, "quiz_migrate") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,42 +3,24 @@ upgrades to revisions without losing what any attempt drew."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from quiz_app import create_app
 from quiz_app.config import TestConfig
 from quiz_app.extensions import db
-from tests.conftest import BACKEND, PG_ADMIN_URL
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
-@pytest.fixture
-def empty_url(tmp_path):
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    name = f"quiz_migrate_{secrets.token_hex(4)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
 def test_0002_makes_every_question_revision_1_and_keeps_attempts(
-    empty_url, redis_server
+    blank_database_url, redis_server
 ):
     app = create_app(
         TestConfig,
-        SQLALCHEMY_DATABASE_URI=empty_url,
+        SQLALCHEMY_DATABASE_URI=blank_database_url,
         REDIS_URL=redis_server.connection_url,
         RATELIMIT_STORAGE_URI=redis_server.connection_url,
     )

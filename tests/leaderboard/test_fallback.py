@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
@@ -19,7 +16,7 @@ from quiz_app.extensions import db
 from quiz_app.leaderboard import fallback
 from quiz_app.leaderboard import services as boards
 from quiz_app.models import Attempt, ContestBest
-from tests.conftest import BACKEND, NOW, PG_ADMIN_URL
+from tests.conftest import NOW
 from tests.leaderboard.helpers import add_finished, make_users
 
 MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
@@ -112,21 +109,6 @@ def test_sql_caches_are_bounded(app, contest, monkeypatch):
         boards.sql_board(contest, boards.Scope("all"), limit, None)
         boards.sql_board(contest, day, 10, limit)
     assert fallback.cache_info() == {"pages": 4, "day_ranks": 3}
-
-
-@pytest.fixture
-def blank_database_url(tmp_path):
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    name = f"quiz_migrate_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def test_migration_fills_contest_best_from_finished_attempts(
