@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, jsonify, request, session
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import HTTPException
 
 from ..auth import recovery
 from ..auth import services as accounts
@@ -393,4 +394,21 @@ def stats_regions():
 
 @bp.route("/<path:_any>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
 def unknown(_any: str):
+    """404 for a path no endpoint serves; 405 (with Allow) for a known path
+    asked with the wrong method, which this catch-all would otherwise take."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        if method == request.method:
+            continue
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.unknown":
+            allowed.append(method)
+    if allowed:
+        resp = api_error(405, "method_not_allowed", "不支持该请求方法")
+        resp.headers["Allow"] = ", ".join(allowed)
+        return resp
     return api_error(404, "not_found", "接口不存在")

@@ -355,6 +355,18 @@ def test_unknown_paths_and_methods_answer_json(client):
     assert r.status_code in (400, 404, 405) and "error" in r.get_json()
 
 
+def test_a_known_path_with_the_wrong_method_is_405(client):
+    r = client.get("/api/v1/auth/login")
+    assert r.status_code == 405
+    assert r.get_json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["Allow"] == "POST"
+    r = client.get("/api/v1/attempts")
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    # A GET-only path asked with GET still works; an unknown one is still 404.
+    assert client.get("/api/v1/regions").status_code == 200
+    assert client.get("/api/v1/auth/nothing").status_code == 404
+
+
 def test_answer_with_a_revoked_session_is_401(api, client, citizen, open_contest):
     data = started(api, citizen)
     cookie = client.get_cookie("session").value
