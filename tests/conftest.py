@@ -169,6 +169,20 @@ def ctx(app):
 
 
 @pytest.fixture
+def config(app):
+    """Set app config values for one test, restored afterwards."""
+    saved = {}
+
+    def set_(**values):
+        for k, v in values.items():
+            saved.setdefault(k, app.config[k])
+            app.config[k] = v
+
+    yield set_
+    app.config.update(saved)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -29,20 +29,6 @@ def page_login(client, phone, password):
     ).status_code
 
 
-@pytest.fixture
-def config(app):
-    """Set config values for one test, restored afterwards."""
-    saved = {}
-
-    def set_(**values):
-        for k, v in values.items():
-            saved.setdefault(k, app.config[k])
-            app.config[k] = v
-
-    yield set_
-    app.config.update(saved)
-
-
 def test_page_and_api_logins_share_one_per_phone_counter(api, client, make_user):
     user = make_user()
     page = [page_login(client, user.phone, "wrong-pw") for _ in range(6)]

@@ -42,19 +42,6 @@ def outbox(app):
     app.extensions["sms_sender"] = saved
 
 
-@pytest.fixture
-def config(app):
-    saved = {}
-
-    def set_(**values):
-        for k, v in values.items():
-            saved.setdefault(k, app.config[k])
-            app.config[k] = v
-
-    yield set_
-    app.config.update(saved)
-
-
 def forgot(api, phone, ip="127.0.0.1"):
     return api.client.post(
         "/api/v1/auth/forgot",

@@ -12,19 +12,6 @@ from quiz_app.models import Certificate
 from tests.certificate.conftest import my_code
 
 
-@pytest.fixture
-def config(app):
-    saved = {}
-
-    def set_(**values):
-        for k, v in values.items():
-            saved.setdefault(k, app.config[k])
-            app.config[k] = v
-
-    yield set_
-    app.config.update(saved)
-
-
 def test_my_certificate_json_is_full_and_public_one_masked(api, finished):
     api.login(finished)
     mine = api.get("/api/v1/me/certificate").get_json()

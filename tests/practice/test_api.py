@@ -17,20 +17,6 @@ def bank(make_open_contest):
     return make_open_contest()
 
 
-@pytest.fixture
-def config(app):
-    """Set app config keys for one test, restored afterwards."""
-    saved = {}
-
-    def set_(**values):
-        for k, v in values.items():
-            saved.setdefault(k, app.config[k])
-            app.config[k] = v
-
-    yield set_
-    app.config.update(saved)
-
-
 def start(api, user=None):
     if user is not None:
         api.login(user)
