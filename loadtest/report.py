@@ -28,7 +28,8 @@ class CpuMeter:
         groups: dict[str, float] = defaultdict(float)
         gpids = self.stack.app_pids()
         npid = self.stack.nginx.pid if self.stack.nginx else -1
-        vpid = self.stack.valkey._process.pid if self.stack.valkey else -1
+        vpids = self.stack.redis_pids()
+        bpid = self.stack.pgbouncer.pid if self.stack.pgbouncer else -1
         for p in psutil.process_iter(["pid", "ppid", "name", "cpu_times", "cmdline"]):
             try:
                 t = p.info["cpu_times"]
@@ -39,8 +40,10 @@ class CpuMeter:
                     groups["nginx"] += cpu
                 elif p.info["name"].startswith("postgres"):
                     groups["postgres"] += cpu
-                elif p.info["pid"] == vpid:
+                elif p.info["pid"] in vpids:
                     groups["valkey"] += cpu
+                elif p.info["pid"] == bpid or p.info["ppid"] == bpid:
+                    groups["pgbouncer"] += cpu
             except (psutil.Error, TypeError, AttributeError):
                 continue
         return groups
@@ -50,9 +53,11 @@ class CpuMeter:
     ) -> dict[str, float]:
         """CPU seconds per group between two samples, plus Locust's own."""
         groups = (
-            ("app", "nginx", "postgres", "valkey")
-            if self.stack.nginx
-            else ("app", "postgres", "valkey")
+            ("app",)
+            + (("nginx",) if self.stack.nginx else ())
+            + ("postgres",)
+            + (("pgbouncer",) if self.stack.pgbouncer else ())
+            + ("valkey",)
         )
         cpu = {k: after.get(k, 0) - before.get(k, 0) for k in groups}
         cpu["locust"] = self.stack.locust_cpu

@@ -82,6 +82,17 @@ def parse_args() -> argparse.Namespace:
         help="put nginx in front even of a single instance",
     )
     ap.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="app processes reach PostgreSQL through PgBouncer (Debian's "
+        "package, transaction pooling)",
+    )
+    ap.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="a three-master Valkey cluster instead of one Valkey server",
+    )
+    ap.add_argument(
         "--locust-workers",
         type=int,
         default=2,

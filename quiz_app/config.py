@@ -63,6 +63,13 @@ class Config:
         "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
         "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "5")),
     }
+    # DATABASE_URL points at PgBouncer in transaction pooling: consecutive
+    # transactions of one connection may run on different server backends, so
+    # psycopg must not prepare statements server-side (it does after 5 runs).
+    # Nothing else in the app keeps session state (no SET, LISTEN or advisory
+    # locks; FOR UPDATE lives inside one transaction).
+    if _env_bool("DB_PGBOUNCER", False):
+        SQLALCHEMY_ENGINE_OPTIONS["connect_args"] = {"prepare_threshold": None}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Short timeouts: a slow Redis must never hold a worker for long.
     REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25"))

@@ -33,6 +33,35 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 
+#: REDIS_URL scheme of a Redis Cluster (the same spelling as the limits
+#: library's, so RATELIMIT_STORAGE_URI may default to REDIS_URL):
+#: redis+cluster://host:port[,host:port...]
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def connect_redis(url: str, timeout: float) -> redis.Redis:
+    """A client for `url`: one server (redis://, rediss://, unix://) or a
+    cluster (redis+cluster://, any reachable nodes; the rest are discovered).
+    Every key of one contest shares a hash tag, so a contest's boards, Lua
+    scripts and pipelines stay on one cluster node (see redis_keys)."""
+    options = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": 30,
+        "decode_responses": True,
+    }
+    if url.startswith(CLUSTER_SCHEME):
+        from redis.cluster import ClusterNode, RedisCluster
+
+        hosts = url[len(CLUSTER_SCHEME) :].split("/", 1)[0]
+        nodes = []
+        for hostport in hosts.split(","):
+            host, _, port = hostport.rpartition(":")
+            nodes.append(ClusterNode(host or "127.0.0.1", int(port)))
+        return RedisCluster(startup_nodes=nodes, **options)
+    return redis.Redis.from_url(url, **options)
+
+
 class RedisClient:
     """The app's Redis connection, created in init_app, never at import time."""
 
@@ -40,13 +69,8 @@ class RedisClient:
         self._client: redis.Redis | None = None
 
     def init_app(self, app: Flask) -> None:
-        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-        self._client = redis.Redis.from_url(
-            app.config["REDIS_URL"],
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            decode_responses=True,
+        self._client = connect_redis(
+            app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"]
         )
         app.extensions["quiz_redis"] = self
 

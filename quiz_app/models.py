@@ -512,6 +512,8 @@ class PracticeItem(db.Model):
     round: Mapped[PracticeRound] = relationship(back_populates="items")
 
     __table_args__ = (UniqueConstraint("round_id", "position"),)
+
+
 class Certificate(db.Model):
     """A citizen's certificate of a contest: issued once, named by a code.
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import redis
+from redis.cluster import RedisCluster
 from sqlalchemy import select
 
 from .. import redis_keys as keys
-from ..extensions import db
+from ..extensions import db, redis_client
 from ..models import Contest, Region, User
 from .ranking import KeyCodec, public_name
 
@@ -63,6 +65,22 @@ def parse_scope(raw: str | None) -> Scope:
         except ValueError:
             pass
     raise BadScope(raw)
+
+
+def contest_redis(contest_id: int) -> redis.Redis:
+    """The client for one contest's keys when a pipeline carries Lua calls.
+
+    On one server that is the app's client. On a Redis Cluster it is the node
+    that owns the contest's slot: every key of a contest shares a hash tag
+    (redis_keys), and redis-py's cluster pipeline refuses EVALSHA, while a
+    pipeline to that node runs them. A slot moved in the meantime answers
+    MOVED, a RedisError like any other: the caller marks the contest for
+    repair and the next rebuild puts the boards right.
+    """
+    r = redis_client.client
+    if isinstance(r, RedisCluster):
+        return r.get_redis_connection(r.get_node_from_key(keys.board_all(contest_id)))
+    return r
 
 
 def board_key(contest: Contest, scope: Scope) -> str:

@@ -223,7 +223,21 @@ _bulk: dict[int, redis.Redis] = {}
 
 
 def _bulk_client(r: redis.Redis) -> redis.Redis:
-    """A client to the same server as `r` with the staging socket timeout."""
+    """A client to the same server (or cluster) as `r` with the staging
+    socket timeout."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    if isinstance(r, RedisCluster):
+        client = _bulk.get(id(r))
+        if client is None:
+            nodes = [ClusterNode(n.host, n.port) for n in r.get_nodes()]
+            client = _bulk[id(r)] = RedisCluster(
+                startup_nodes=nodes,
+                socket_timeout=STAGE_SOCKET_TIMEOUT_S,
+                socket_connect_timeout=1.0,
+                decode_responses=True,
+            )
+        return client
     pool = r.connection_pool
     client = _bulk.get(id(pool))
     if client is None:

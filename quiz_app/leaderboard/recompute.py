@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from .. import redis_keys as keys
 from ..clock import local_day
-from ..extensions import db, redis_client
+from ..extensions import db
 from ..models import Attempt, Contest, User
 from . import boards, fallback
-from .common import names_value, region_names
+from .common import contest_redis, names_value, region_names
 from .ranking import WINDOW_SLACK_MS
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def restore_users(contest: Contest, user_ids: Iterable[int]) -> None:
         return
     citizens = _load(contest, ids)
     try:
-        pipe = redis_client.client.pipeline(transaction=False)
+        pipe = contest_redis(contest.id).pipeline(transaction=False)
         for uid, c in citizens.items():
             if c.best is None:
                 continue
@@ -130,7 +130,7 @@ def refresh_users(contest: Contest, user_ids: Iterable[int]) -> None:
     regions = set(region_names())
     days = _window_day_boards(contest)
     try:
-        pipe = redis_client.client.pipeline(transaction=False)
+        pipe = contest_redis(contest.id).pipeline(transaction=False)
         for uid in ids:
             c = citizens.get(uid) or _Citizen("", "")
             entries: dict[str, int | None] = {keys.board_all(contest.id): c.best}
