@@ -17,7 +17,13 @@ from ..models import ROLES
 from ..params import MAX_DB_INT, parse_int
 from ..regions import all_regions
 from . import accounts, audit, bp, populations
-from .forms import AccountSearchForm, ActionForm, CreateAccountForm, RoleForm
+from .forms import (
+    AccountSearchForm,
+    ActionForm,
+    CreateAccountForm,
+    RoleForm,
+    set_choices,
+)
 
 PAGE = 50
 ADMIN_ONLY = ("admin",)
@@ -70,14 +76,14 @@ def accounts_list():
 
 def _create_form(formdata=None) -> CreateAccountForm:
     form = CreateAccountForm(formdata) if formdata is not None else CreateAccountForm()
-    form.staff_region.choices = _region_choices("请选择区县")
+    set_choices(form, _region_choices("请选择区县"))
     return form
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @roles_required(*ADMIN_ONLY)
 def account_new():
-    form = _create_form()
+    form = _create_form(request.form if request.method == "POST" else None)
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         if request.method == "POST" and form.role.data == "staff":
@@ -148,7 +154,7 @@ def _account_or_404(user_id: int):
 def _role_form(user, formdata=None) -> RoleForm:
     form = RoleForm(formdata) if formdata is not None else RoleForm(formdata=None)
     form.role.choices = [(r, accounts.ROLE_NAMES[r]) for r in accounts.STAFF_ROLES]
-    form.staff_region.choices = _region_choices("请选择区县")
+    set_choices(form, _region_choices("请选择区县"))
     if formdata is None:
         form.role.data = user.role
         if user.role == "staff":
