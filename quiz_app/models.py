@@ -490,6 +490,9 @@ class ImportStaging(db.Model):
     bank_digest: Mapped[str] = mapped_column(String(64))
     #: the checked rows (BankRow fields), in file order
     rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: what the preview showed: new ids, revisions and in-place edits with
+    #: their changed fields, the unchanged count (bank.staging.plan_import)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: set by the confirm that applied it, or when a newer preview replaced it

@@ -35,6 +35,7 @@ def upgrade():
         sa.Column("checksum", sa.String(length=64), nullable=False),
         sa.Column("bank_digest", sa.String(length=64), nullable=False),
         sa.Column("rows", sa.JSON(), nullable=False),
+        sa.Column("plan", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("used_at", sa.DateTime(), nullable=True),

@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "bank_edit": "编辑题目",
     "bank_retire": "停用题目",
     "bank_restore": "恢复题目",
+    "bank_import_preview": "预览导入",
     "bank_import": "导入题库",
     "bank_export": "导出题库",
     "category_add": "新建分类",
