@@ -79,8 +79,8 @@ def set_populations(
                 outcome="ok",
                 actor=actor,
                 ip=ip,
-                obj=f"region:{code} {before if before is not None else '-'}"
-                f"->{value if value is not None else '-'}",
+                obj=f"region:{code} from:{'-' if before is None else before}"
+                f" to:{'-' if value is None else value}",
                 now=now,
             )
     db.session.commit()
