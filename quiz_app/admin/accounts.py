@@ -200,14 +200,12 @@ def _scope_text(user: User) -> str:
 
 
 def _other_enabled_admins(user: User) -> int:
-    """Enabled admins besides `user`, their rows locked (PostgreSQL), so two
-    admins cannot disable each other at the same moment."""
-    ids = db.session.scalars(
-        select(User.id)
-        .where(User.role == "admin", User.disabled.is_(False), User.id != user.id)
-        .with_for_update()
-    ).all()
-    return len(ids)
+    """Enabled admins besides `user` (their rows are locked by _update)."""
+    return db.session.scalar(
+        select(func.count(User.id)).where(
+            User.role == "admin", User.disabled.is_(False), User.id != user.id
+        )
+    )
 
 
 def get_account(user_id: int) -> User | None:
@@ -247,6 +245,15 @@ def update_account(
 
 def _update(actor, user, disabled, role, staff_region, city_wide, reset_password,
             now, ip) -> str | None:  # fmt: skip
+    if user.role == "admin":
+        # Every admin row, in id order, before the target: two admins
+        # disabling each other queue up here instead of deadlocking.
+        db.session.scalars(
+            select(User.id)
+            .where(User.role == "admin")
+            .order_by(User.id)
+            .with_for_update()
+        ).all()
     db.session.refresh(user, with_for_update=True)
     fields: dict[str, str] = {}
     new_role = user.role if role is None else role

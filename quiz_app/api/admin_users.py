@@ -123,7 +123,7 @@ def admin_update_user(user_id: int):
     if user is None:
         return api_error(404, "not_found", "账号不存在")
     fields: dict[str, str] = {
-        key: "未知字段" for key in sorted(set(data) - PATCH_FIELDS)
+        key: "没有这个字段" for key in sorted(set(data) - PATCH_FIELDS)
     }
     disabled = _flag(data, "disabled", fields)
     role = _text(data, "role", fields)

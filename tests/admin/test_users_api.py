@@ -289,3 +289,44 @@ def test_change_scope_and_role(app, as_admin, make_user):
     assert r.status_code == 422 and "score" in r.get_json()["error"]["fields"]
     assert len(events(app, "account_role")) == 2
     assert len(events(app, "account_scope")) == 1
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one_enabled(app, make_user):
+    import threading
+
+    first = make_user(role="admin", name="赵管理")
+    second = make_user(role="admin", name="钱管理")
+    clients = []
+    for me in (first, second):
+        c = AdminApi(app.test_client())
+        c.login(me)
+        clients.append(c)
+    tokens = [c.token() for c in clients]
+    barrier = threading.Barrier(2)
+    statuses = {}
+
+    def disable(i, target):
+        barrier.wait()
+        r = clients[i].client.patch(
+            f"/api/v1/admin/users/{target.id}",
+            json={"disabled": True},
+            headers={"X-CSRFToken": tokens[i]},
+        )
+        statuses[i] = r.status_code
+
+    threads = [
+        threading.Thread(target=disable, args=(0, second)),
+        threading.Thread(target=disable, args=(1, first)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    # the loser's own session may already be gone (401) or it was refused (409)
+    assert sorted(statuses.values())[0] == 200
+    assert sorted(statuses.values())[1] in (401, 409)
+    with app.app_context():
+        enabled = db.session.scalars(
+            select(User).where(User.role == "admin", User.disabled.is_(False))
+        ).all()
+        assert len(enabled) == 1
