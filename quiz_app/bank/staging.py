@@ -267,7 +267,11 @@ def confirm_import(
         db.session.flush()
         return _stage(rows, user=user, filename=staged.filename,
                       checksum=staged.checksum, now=now, ip=ip), False  # fmt: skip
-    result = import_rows(rows, now=now, actor_id=user.id)
+    try:
+        result = import_rows(rows, now=now, actor_id=user.id)
+    except BankFileError:  # checked by the plan already; never half-applied
+        db.session.rollback()
+        raise
     counts = staged.plan["counts"]
     applied = {"created": result.created, "revised": result.revised,
                "edited": result.edited, "unchanged": result.unchanged}  # fmt: skip
