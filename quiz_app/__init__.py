@@ -69,12 +69,23 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, bank, certificate, contest, leaderboard, practice, stats
+    from . import (
+        admin,
+        api,
+        auth,
+        bank,
+        certificate,
+        contest,
+        leaderboard,
+        practice,
+        stats,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(contest.bp)
     app.register_blueprint(certificate.bp)
     app.register_blueprint(contest.admin_bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)

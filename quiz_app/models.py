@@ -450,15 +450,53 @@ Index(
 
 
 class AuditEvent(db.Model):
-    """Security-relevant events: logins, denials, imports, exports."""
+    """Security-relevant events: logins, denials, imports, exports, edits.
+
+    Read newest first by the audit log (admin.audit), filtered by actor,
+    action and time: one index per filter, each ending in `at`.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None]
     ip: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     object: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_audit_event_actor_at", "actor_id", "at"),
+        Index("ix_audit_event_action_at", "action", "at"),
+    )
+
+
+class ImportStaging(db.Model):
+    """An uploaded bank file between its preview and the confirm.
+
+    Holds the checked rows (not the file), the file's SHA-256 and a digest of
+    the bank rows they touch at preview time; bound to the organizer who
+    uploaded it, usable once and until `expires_at`.
+    """
+
+    __tablename__ = "import_staging"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: random: the preview's address (never a guessable id)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    checksum: Mapped[str] = mapped_column(String(64))
+    #: digest of the touched questions and the categories at preview time
+    bank_digest: Mapped[str] = mapped_column(String(64))
+    #: the checked rows (BankRow fields), in file order
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: what the preview showed: new ids, revisions and in-place edits with
+    #: their changed fields, the unchanged count (bank.staging.plan_import)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: set by the confirm that applied it, or when a newer preview replaced it
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PracticeRound(db.Model):

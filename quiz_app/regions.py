@@ -51,7 +51,11 @@ def sync_regions(path: Path = DATA_FILE) -> int:
     for row in rows:
         region = existing.get(row.code) or Region(code=row.code)
         region.name, region.kind = row.name, row.kind
-        region.population, region.sort_order = row.population, row.sort_order
+        region.sort_order = row.sort_order
+        # The file's population is a default: a blank one never erases what
+        # an admin entered (`flask setup` runs at every start).
+        if row.population is not None:
+            region.population = row.population
         db.session.add(region)
     db.session.commit()
     return len(rows)

@@ -118,6 +118,7 @@ TABLES = [
     "certificate",
     "contest_best",
     "audit_event",
+    "import_staging",
     "attempt_answer",
     "attempt",
     "question_revision",

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from quiz_app.bank import services as bank_services
+from quiz_app.bank import staging as bank_staging
 from quiz_app.bank.services import sync_categories
 from quiz_app.clock import utcnow
 from quiz_app.contest import services as svc
@@ -60,14 +60,14 @@ def test_answer_saves_stay_fast_while_an_import_parses(
     # The parse blocks until the citizens are done (at most 5 s): a parse that
     # held the write lock would make every save below wait that long.
     parsing, release = threading.Event(), threading.Event()
-    real_read_table = bank_services.read_table
+    real_read_table = bank_staging.read_table
 
     def slow_read_table(data, filename):
         parsing.set()
         release.wait(timeout=5)
         return real_read_table(data, filename)
 
-    monkeypatch.setattr(bank_services, "read_table", slow_read_table)
+    monkeypatch.setattr(bank_staging, "read_table", slow_read_table)
     upload = rows_to_csv(bank_rows())
     outcome = {}
 
@@ -78,6 +78,7 @@ def test_answer_saves_stay_fast_while_an_import_parses(
             content_type="multipart/form-data",
         )
         outcome["status"] = r.status_code
+        outcome["preview"] = r.headers.get("Location")
 
     importer = threading.Thread(target=organizer_imports)
     importer.start()
@@ -99,7 +100,9 @@ def test_answer_saves_stay_fast_while_an_import_parses(
         importer.join(timeout=30)
     assert still_parsing  # every request above ran during the parse
     assert max(timings) < 1.0, timings
-    assert outcome["status"] == 303
+    assert outcome["status"] == 303  # to the preview
+    r = organizer.post(outcome["preview"] + "/confirm", data={"csrf_token": token})
+    assert r.status_code == 303
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Question.id))) == 42
 

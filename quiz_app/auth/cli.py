@@ -12,6 +12,7 @@ from .services import (
     PHONE_RE,
     STAFF_MIN_PASSWORD,
     FieldError,
+    audit,
     check_password_rules,
     create_user,
     normalize_phone,
@@ -69,4 +70,14 @@ def create_command(
         )
     except FieldError as exc:
         raise click.ClickException(exc.message)
+    scope = ""
+    if role == "staff":
+        scope = " scope:city" if city_wide else f" scope:{staff_region}"
+    audit(
+        "account_create",
+        outcome="ok",
+        ip="cli",
+        obj=f"user:{user.id} {role}{scope}",
+        now=utcnow(),
+    )
     click.echo(f"{role} {user.phone} created")

@@ -207,11 +207,11 @@ def check_scope(staff: User, citizen: User) -> None:
     raise OutOfScope()
 
 
-def _temp_password() -> str:
+def temp_password(digits: int = TEMP_PASSWORD_DIGITS) -> str:
+    """A random one-time password of `digits` digits (easy to read out on the
+    phone), never one of the common passwords."""
     while True:
-        candidate = "".join(
-            secrets.choice("0123456789") for _ in range(TEMP_PASSWORD_DIGITS)
-        )
+        candidate = "".join(secrets.choice("0123456789") for _ in range(digits))
         if candidate not in COMMON_PASSWORDS:
             return candidate
 
@@ -235,7 +235,7 @@ def staff_reset_password(
         )
         db.session.commit()
         raise
-    password = _temp_password()
+    password = temp_password()
     _set_password(citizen, password, must_change=True)
     _revoke_sessions(citizen.id)
     db.session.execute(

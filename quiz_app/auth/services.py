@@ -255,7 +255,9 @@ def end_session(principal: SessionPrincipal | User) -> None:
     db.session.commit()
 
 
-def _revoke_all(user_id: int) -> int:
+def revoke_all_sessions(user_id: int) -> int:
+    """Revoke every live session of the user (flush only, no commit); returns
+    how many were live. The next request of each of them is anonymous."""
     return db.session.execute(
         update(UserSession)
         .where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
@@ -266,7 +268,7 @@ def _revoke_all(user_id: int) -> int:
 def end_all_sessions(user: User) -> int:
     """Log out everywhere: revoke every session of `user` (commits); returns
     how many were live."""
-    count = _revoke_all(user.id)
+    count = revoke_all_sessions(user.id)
     db.session.commit()
     return count
 
@@ -276,7 +278,7 @@ def set_disabled(user: User, disabled: bool) -> None:
     sessions; enabling does not bring them back."""
     user.disabled = disabled
     if disabled:
-        _revoke_all(user.id)
+        revoke_all_sessions(user.id)
     db.session.commit()
 
 
@@ -370,7 +372,7 @@ def load_session(
     return LoadedSession(user, session_id, last_seen_at)
 
 
-def audit(
+def add_audit(
     action: str,
     *,
     outcome: str,
@@ -379,8 +381,9 @@ def audit(
     obj: str | None = None,
     now: datetime,
 ) -> None:
-    """Append an audit event (commits). Control characters are stripped."""
-    begin_write()  # audited GETs (exports) read deferred until here
+    """Add an audit event to the current transaction (no commit), so that it
+    commits or rolls back with the change it records. Control characters are
+    stripped."""
 
     def clean(v: str | None) -> str | None:
         return None if v is None else "".join(ch for ch in v if ch.isprintable())[:200]
@@ -395,4 +398,18 @@ def audit(
             outcome=outcome,
         )
     )
+
+
+def audit(
+    action: str,
+    *,
+    outcome: str,
+    actor: User | None = None,
+    ip: str | None = None,
+    obj: str | None = None,
+    now: datetime,
+) -> None:
+    """Append an audit event (commits). Control characters are stripped."""
+    begin_write()  # audited GETs (exports) read deferred until here
+    add_audit(action, outcome=outcome, actor=actor, ip=ip, obj=obj, now=now)
     db.session.commit()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..auth.services import audit
 from ..clock import utcnow
 from . import bp
 from .fileformat import BankFileError
@@ -24,10 +25,19 @@ def import_command(path: Path) -> None:
         else:
             result = import_file(path.read_bytes(), path.name, now=utcnow())
     except BankFileError as exc:
+        audit("bank_import", outcome="rejected", ip="cli", obj=path.name, now=utcnow())
         click.echo(f"导入失败，未导入任何题目：{exc.filename}", err=True)
         for err in exc.errors:
             click.echo(f"  {err}", err=True)
         raise SystemExit(1)
+    audit(
+        "bank_import",
+        outcome=f"ok:{result.total}",
+        ip="cli",
+        obj=f"{path.name} created={result.created},revised={result.revised},"
+        f"edited={result.edited},unchanged={result.unchanged}",
+        now=utcnow(),
+    )
     click.echo(
         f"imported {result.total} questions "
         f"({result.created} new, {result.revised} new revisions, "

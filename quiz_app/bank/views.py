@@ -18,13 +18,15 @@ from ..exports import CSV_TYPE, XLSX_TYPE
 from ..extensions import db
 from ..models import Contest
 from ..params import MAX_DB_INT, parse_int
-from . import bp, browse, editing
+from . import bp, browse, editing, staging
 from .fileformat import BankFileError
 from .forms import ActiveForm, CategoryForm, QuestionForm, RegradeForm
-from .services import export_csv, export_xlsx, import_file
+from .services import export_csv, export_xlsx
 
 PAGE = 50
 ORGANIZERS = ("organizer", "admin")
+PREVIEW_USED = "这份预览已经导入过（或已被新的预览取代），不会重复导入"
+PREVIEW_STALE = "预览之后题库有了变化：下面是按当前题库重新生成的预览，请再次确认"
 
 
 def _filter_from_args() -> tuple[browse.BankFilter, dict[str, str]]:
@@ -324,6 +326,8 @@ def edit_category(code: str):
 @bp.post("/admin/questions/import")
 @roles_required(*ORGANIZERS)
 def import_upload():
+    """Step 1: check the file and show what it would change (nothing is
+    imported until the organizer confirms the preview)."""
     upload = request.files.get("file")
     now = utcnow()
     if upload is None or not upload.filename:
@@ -331,31 +335,82 @@ def import_upload():
         return redirect(url_for("bank.questions")), 303
     data = upload.read()
     try:
-        result = import_file(data, upload.filename, now=now)
-    except BankFileError as exc:
-        audit(
-            "bank_import",
-            outcome="rejected",
-            actor=current_user,
-            ip=request.remote_addr,
-            obj=upload.filename,
-            now=now,
+        staged = staging.preview_upload(
+            data, upload.filename, user=current_user, now=now, ip=request.remote_addr
         )
-        return render_template(
-            "bank/import_errors.html", errors=exc.errors, filename=upload.filename
-        ), 422
-    clear_pool_cache()
+    except BankFileError as exc:
+        return _import_rejected(exc, upload.filename, now)
+    return redirect(url_for("bank.import_preview", token=staged.token)), 303
+
+
+def _import_rejected(exc: BankFileError, filename: str, now):
     audit(
         "bank_import",
-        outcome=f"ok:{result.total}",
+        outcome="rejected",
         actor=current_user,
         ip=request.remote_addr,
-        obj=upload.filename,
+        obj=filename,
         now=now,
     )
+    return render_template(
+        "bank/import_errors.html", errors=exc.errors, filename=filename
+    ), 422
+
+
+def _preview_error(message: str, status: int):
+    return render_template("error.html", code=status, message=message), status
+
+
+@bp.get("/admin/questions/import/<token>")
+@roles_required(*ORGANIZERS)
+def import_preview(token: str):
+    try:
+        staged = staging.get_preview(token, current_user)
+    except staging.PreviewGone:
+        return _preview_error("没有这个导入预览（或不是您上传的）", 404)
+    return (
+        render_template(
+            "bank/import_preview.html",
+            staged=staged,
+            plan=staged.plan,
+            usable=staged.used_at is None and utcnow() < staged.expires_at,
+            list_max=staging.PLAN_LIST_MAX,
+        ),
+        200,
+        {"Cache-Control": "no-store"},
+    )
+
+
+@bp.post("/admin/questions/import/<token>/confirm")
+@roles_required(*ORGANIZERS)
+def import_confirm(token: str):
+    """Step 2: apply exactly the previewed rows, or show a new preview when
+    the bank changed since."""
+    now = utcnow()
+    try:
+        staged, applied = staging.confirm_import(
+            token, user=current_user, now=now, ip=request.remote_addr
+        )
+    except staging.PreviewGone:
+        return _preview_error("没有这个导入预览（或不是您上传的）", 404)
+    except staging.PreviewUsed:
+        return _preview_error(
+            "这份预览已经导入过（或已被新的预览取代），不会重复导入", 409
+        )
+    except staging.PreviewExpired:
+        return _preview_error("预览已过期，请重新上传文件", 409)
+    except BankFileError as exc:
+        return _import_rejected(exc, "", now)
+    if not applied:
+        flash(
+            "预览之后题库有了变化：下面是按当前题库重新生成的预览，请再次确认", "error"
+        )
+        return redirect(url_for("bank.import_preview", token=staged.token)), 303
+    clear_pool_cache()
+    counts = staged.plan["counts"]
     flash(
-        f"导入成功：新增 {result.created} 题，修订（新版本）{result.revised} 题，"
-        f"仅改分类/难度/出处/分组 {result.edited} 题，未变 {result.unchanged} 题",
+        f"导入成功：新增 {counts['created']} 题，修订（新版本）{counts['revised']} 题，"
+        f"仅改分类/难度/出处/分组 {counts['edited']} 题，未变 {counts['unchanged']} 题",
         "success",
     )
     return redirect(url_for("bank.questions")), 303

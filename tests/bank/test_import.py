@@ -173,6 +173,10 @@ def test_organizer_upload_and_export(client, api, make_user, app):
         content_type="multipart/form-data",
     )
     assert r.status_code == 303
+    preview = r.headers["Location"]
+    assert "/admin/questions/import/" in preview
+    r = client.post(preview + "/confirm", data={"csrf_token": token})
+    assert r.status_code == 303
     r = client.get("/admin/questions/export.csv")
     assert r.headers["Content-Disposition"].startswith("attachment")
     exported = r.data
