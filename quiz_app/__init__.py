@@ -69,7 +69,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, bank, certificate, contest, leaderboard, practice, stats
+    from . import (
+        api,
+        auth,
+        bank,
+        certificate,
+        contest,
+        leaderboard,
+        practice,
+        privacy,
+        stats,
+        textsize,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(contest.bp)
@@ -79,6 +90,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(practice.bp)
+    app.register_blueprint(privacy.bp)
+    app.register_blueprint(textsize.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
 
 
