@@ -154,6 +154,9 @@ def refresh_users(contest: Contest, user_ids: Iterable[int]) -> None:
         boards.mark_dirty(contest.id)
 
 
+RENAME_CHUNK = 1000
+
+
 def rename_users(user_ids: Iterable[int]) -> None:
     """Re-publish the citizens' public names (consent given or withdrawn, an
     account anonymised) on the boards of every contest they are ranked in.
@@ -169,19 +172,23 @@ def rename_users(user_ids: Iterable[int]) -> None:
     if not ids:
         return
     fallback.clear_cache()
-    names = {
-        r.id: names_value(r.name, r.public_ranking, r.region_code)
-        for r in db.session.execute(
-            select(User.id, User.name, User.public_ranking, User.region_code).where(
-                User.id.in_(ids)
+    names: dict[int, str] = {}
+    ranked = []
+    for i in range(0, len(ids), RENAME_CHUNK):  # bounded IN lists (a purge)
+        part = ids[i : i + RENAME_CHUNK]
+        names.update(
+            (r.id, names_value(r.name, r.public_ranking, r.region_code))
+            for r in db.session.execute(
+                select(User.id, User.name, User.public_ranking, User.region_code).where(
+                    User.id.in_(part)
+                )
             )
         )
-    }
-    ranked = db.session.execute(
-        select(ContestBest.contest_id, ContestBest.user_id)
-        .where(ContestBest.user_id.in_(ids))
-        .order_by(ContestBest.contest_id, ContestBest.user_id)
-    ).all()
+        ranked += db.session.execute(
+            select(ContestBest.contest_id, ContestBest.user_id).where(
+                ContestBest.user_id.in_(part)
+            )
+        ).all()
     per_contest: dict[int, list[int]] = {}
     for r in ranked:
         if r.user_id in names:
