@@ -6,6 +6,7 @@ delete the account. No request of any page load answers 404."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -67,8 +68,8 @@ def test_citizen_journey_and_personal_data(
     code = page.text_content(".cert-code").replace("-", "")
     with page.expect_download() as info:
         page.click("text=保存证书图片到手机")
-    img = Image.open(Path(info.value.path()))
-    assert img.format == "PNG" and img.size == (1200, 848)
+    with Image.open(io.BytesIO(Path(info.value.path()).read_bytes())) as img:
+        assert img.format == "PNG" and img.size == (1200, 848)
     shot(page, "journey-01-certificate")
     stranger = browser.new_context(viewport={"width": 360, "height": 740})
     other = stranger.new_page()
