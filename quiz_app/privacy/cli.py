@@ -33,7 +33,9 @@ def purge_command(before_day: str, yes: bool) -> None:
     try:
         report = purge(before, now=utcnow(), apply=yes)
     except PrivacyError:
-        raise click.ClickException(f"--before {before_day}: not later than today")
+        raise click.ClickException(
+            f"--before {before_day} is in the future; it must be not later than today"
+        )
     if report.applied:
         click.echo(
             f"anonymised {report.count} citizen accounts inactive since before "
