@@ -78,7 +78,9 @@ def register_blueprints(app: Flask) -> None:
         contest,
         leaderboard,
         practice,
+        privacy,
         stats,
+        textsize,
     )
 
     app.register_blueprint(auth.bp)
@@ -90,6 +92,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(practice.bp)
+    app.register_blueprint(privacy.bp)
+    app.register_blueprint(textsize.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
 
 

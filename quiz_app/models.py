@@ -239,6 +239,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="citizen")
     #: separate consent (PIPL) to appear by masked name on public rankings
     public_ranking: Mapped[bool] = mapped_column(default=False)
+    #: when `public_ranking` got its current value (registration or a change)
+    public_ranking_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: staff only: the one region this account may see (or city_wide)
     staff_region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
     #: staff only: sees every region; a staff account has exactly one scope
@@ -249,6 +251,9 @@ class User(UserMixin, db.Model):
         default=False, server_default=false()
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: set when the account was anonymised (deleted by its owner or purged):
+    #: name and phone are then a tombstone, and the account is no person
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     region: Mapped[Region] = relationship(foreign_keys=[region_code])
 
@@ -271,6 +276,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return not self.disabled
+
+    @property
+    def anonymised(self) -> bool:
+        return self.deleted_at is not None
 
 
 class UserSession(db.Model):

@@ -44,8 +44,17 @@ ACTION_LABELS = {
     "disqualify": "取消成绩",
     "stats_export": "导出参赛统计",
     "region_population": "修改区县人口",
+    "ranking_consent": "更改排行榜公开同意",
+    "account_delete": "注销账号",
+    "privacy_purge": "清除过期个人信息",
 }
-OUTCOME_LABELS = {"ok": "成功", "denied": "被拒绝", "rejected": "被退回"}
+OUTCOME_LABELS = {
+    "ok": "成功",
+    "denied": "被拒绝",
+    "rejected": "被退回",
+    "given": "同意",
+    "withdrawn": "撤回",
+}
 
 
 def action_label(action: str) -> str:

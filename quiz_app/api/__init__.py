@@ -9,5 +9,6 @@ from . import (  # noqa: E402,F401
     admin_questions,
     admin_users,
     practice,
+    privacy,
     views,
 )

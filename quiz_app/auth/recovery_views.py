@@ -38,6 +38,7 @@ MUST_CHANGE_OPEN = {
     "api.logout",
     "api.logout_all",
     "api.change_password",
+    "textsize.toggle",
 }
 
 

@@ -166,6 +166,7 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         public_ranking=bool(public_ranking),
+        public_ranking_at=now,
         staff_region_code=staff_region or None,
         city_wide=bool(city_wide),
         created_at=now,

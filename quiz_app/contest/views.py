@@ -9,6 +9,7 @@ from ..auth.decorators import roles_required
 from ..auth.limits import answer_limit
 from ..clock import utcnow
 from ..leaderboard import services as boards
+from ..leaderboard.ranking import public_name
 from ..params import parse_int
 from . import bp
 from . import services as svc
@@ -221,6 +222,7 @@ def me():
         left = svc.attempts_left_today(current_user, contest, now)
     return render_template(
         "contest/me.html",
+        masked_name=public_name(current_user.name, True),
         contest=contest,
         attempts=attempts,
         best=best,

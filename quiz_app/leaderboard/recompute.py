@@ -19,7 +19,7 @@ from sqlalchemy import select
 from .. import redis_keys as keys
 from ..clock import local_day
 from ..extensions import db
-from ..models import Attempt, Contest, User
+from ..models import Attempt, Contest, ContestBest, User
 from . import boards, fallback
 from .common import contest_redis, names_value, region_names
 from .ranking import WINDOW_SLACK_MS
@@ -152,3 +152,55 @@ def refresh_users(contest: Contest, user_ids: Iterable[int]) -> None:
     except redis.RedisError as exc:
         log.warning("leaderboard refresh failed for contest %s: %s", contest.id, exc)
         boards.mark_dirty(contest.id)
+
+
+RENAME_CHUNK = 1000
+
+
+def rename_users(user_ids: Iterable[int]) -> None:
+    """Re-publish the citizens' public names (consent given or withdrawn, an
+    account anonymised) on the boards of every contest they are ranked in.
+
+    Call it after the change is committed. The names hash is set from SQL in
+    one Lua call per citizen and contest (no board entry moves); a rebuild
+    running meanwhile keeps the new value (the write is journaled). The SQL
+    fallback reads names from the user rows: this process's cached pages are
+    dropped at once, other processes' within LEADERBOARD_SQL_CACHE_S. Redis
+    errors are logged and the contests marked for repair.
+    """
+    ids = _unique(user_ids)
+    if not ids:
+        return
+    fallback.clear_cache()
+    names: dict[int, str] = {}
+    ranked = []
+    for i in range(0, len(ids), RENAME_CHUNK):  # bounded IN lists (a purge)
+        part = ids[i : i + RENAME_CHUNK]
+        names.update(
+            (r.id, names_value(r.name, r.public_ranking, r.region_code))
+            for r in db.session.execute(
+                select(User.id, User.name, User.public_ranking, User.region_code).where(
+                    User.id.in_(part)
+                )
+            )
+        )
+        ranked += db.session.execute(
+            select(ContestBest.contest_id, ContestBest.user_id).where(
+                ContestBest.user_id.in_(part)
+            )
+        ).all()
+    per_contest: dict[int, list[int]] = {}
+    for r in ranked:
+        if r.user_id in names:
+            per_contest.setdefault(r.contest_id, []).append(r.user_id)
+    for contest_id, members in sorted(per_contest.items()):
+        try:  # one pipeline per contest: its keys live on one node
+            pipe = contest_redis(contest_id).pipeline(transaction=False)
+            for uid in members:
+                boards.write_member(
+                    contest_id, uid, {}, names[uid], exact=False, client=pipe
+                )
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("leaderboard rename failed for contest %s: %s", contest_id, exc)
+            boards.mark_dirty(contest_id)

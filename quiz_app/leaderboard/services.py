@@ -22,7 +22,7 @@ from .boards import record_finished
 from .common import BadScope, Board, Entry, MyRank, Scope, board_key, parse_scope
 from .fallback import fill_best, record_best, sql_board, sql_ranking
 from .rebuild import rebuild, rebuild_if_missing, wait_for_background_rebuilds
-from .recompute import refresh_users, restore_users
+from .recompute import refresh_users, rename_users, restore_users
 
 __all__ = [
     "BadScope",
@@ -39,6 +39,7 @@ __all__ = [
     "record_best",
     "record_finished",
     "refresh_users",
+    "rename_users",
     "reset_caches",
     "restore_users",
     "sql_board",

@@ -8,9 +8,10 @@ import pytest
 
 
 def inputs(html: str) -> dict[str, str]:
-    """id -> the opening tag of every input/select of a page."""
+    """id -> the opening tag of every input/select of a page that has an id
+    (the header's hidden inputs have none)."""
     tags = re.findall(r"<(?:input|select)\b[^>]*>", html)
-    return {re.search(r'\sid="([^"]+)"', t).group(1): t for t in tags}
+    return {m.group(1): t for t in tags if (m := re.search(r'\sid="([^"]+)"', t))}
 
 
 @pytest.mark.parametrize(
