@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import admin_contests, admin_questions, practice, views  # noqa: E402,F401
+from . import admin_contests, admin_questions, practice, stats, views  # noqa: E402,F401
