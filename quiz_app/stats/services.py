@@ -354,10 +354,12 @@ def _codes(region: Region | None) -> set[str]:
 
 
 def daily(contest: Contest, region: Region | None, *, now: datetime):
-    """Per contest day (its time zone): participants (citizens who started an
-    attempt that day), attempts started, attempts finished, registrations."""
+    """Per contest day (its time zone) up to today: participants (citizens who
+    started an attempt that day), attempts started, attempts finished,
+    registrations."""
     snap = snapshot(contest, now=now)
     codes = _codes(region)
+    today = now.astimezone(ZoneInfo(contest.timezone)).date()
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for (code, day), (att, fin, _new, dp) in snap.days.items():
         if code in codes:
@@ -377,6 +379,7 @@ def daily(contest: Contest, region: Region | None, *, now: datetime):
             "new_registrations": per_day[day][3] if day in per_day else 0,
         }
         for day in contest_days(contest)
+        if day <= today
     ]
 
 

@@ -125,18 +125,29 @@ def dashboard():
     scores = stats.scores(contest, region, now=now)
     heat = stats.categories(contest, region, now=now, by_region=True)
     cats = stats.categories(contest, region, now=now)
-    charts = {
-        "regions": [
+    bars = [
+        {"name": r["name"], "participants": r["participants"], "per_10k": r["per_10k"]}
+        for r in rows
+    ]
+    chart_heat = list(heat)
+    if region is not None:
+        # one county: compare it with the city (aggregates, no other county)
+        bars.append(
             {
-                "name": r["name"],
-                "participants": r["participants"],
-                "per_10k": r["per_10k"],
+                "name": "全市区县平均",
+                "participants": summary["city_average"]["participants"],
+                "per_10k": summary["city"]["per_10k"],
             }
-            for r in rows
-        ],
+        )
+        chart_heat += [
+            {**c, "region": "city", "region_name": "全市"}
+            for c in stats.categories(contest, None, now=now)
+        ]
+    charts = {
+        "regions": bars,
         "daily": daily,
         "scores": scores,
-        "heatmap": heat,
+        "heatmap": chart_heat,
         "refresh": summary["contest"]["status"] == "open",
     }
     return render_template(
@@ -193,9 +204,7 @@ def county(code: str):
 @roles_required("staff", "admin")
 def winners():
     contest, region, now = _scope()
-    limit = parse_int(request.args.get("limit", str(DEFAULT_WINNERS)), lo=1, hi=1000)
-    if limit is None:
-        abort(400, "名额应为 1 到 1000 的整数")
+    limit = _limit()
     rows = _winner_rows(contest, region, limit)
     _audit_identities("winners page", contest, region, now, limit=limit)
     return render_template(
@@ -205,6 +214,13 @@ def winners():
         flag_text=FLAG_TEXT,
         **_context(contest, region, now),
     )
+
+
+def _limit() -> int:
+    limit = parse_int(request.args.get("limit", str(DEFAULT_WINNERS)), lo=1, hi=1000)
+    if limit is None:
+        abort(400, "名额应为 1 到 1000 的整数")
+    return limit
 
 
 def _winner_rows(contest: Contest, region: Region | None, limit: int) -> list[dict]:
@@ -227,7 +243,9 @@ def _people_rows(contest: Contest, region: Region | None) -> Iterator[dict]:
         .subquery()
     )
     q = (
-        select(ContestBest, User.name, User.phone, Region.name.label("rname"), counts.c.n)
+        select(
+            ContestBest, User.name, User.phone, Region.name.label("rname"), counts.c.n
+        )
         .join(User, User.id == ContestBest.user_id)
         .join(Region, Region.code == ContestBest.region_code)
         .join(counts, counts.c.user_id == ContestBest.user_id)
@@ -271,9 +289,7 @@ def _table(
         rows = stats.categories(contest, region, now=now, by_region=True)
         return cols, rows, "区县×类别正确率"
     if table == "winners":
-        limit = parse_int(request.args.get("limit", str(DEFAULT_WINNERS)), lo=1, hi=1000)
-        if limit is None:
-            abort(400, "名额应为 1 到 1000 的整数")
+        limit = _limit()
         return WINNER_COLUMNS, _winner_rows(contest, region, limit), "获奖名单"
     cols = PARTICIPANT_COLUMNS[:2] + [("region_name", "区县")] + PARTICIPANT_COLUMNS[2:]
     return cols, _people_rows(contest, region), "参赛者名单"
@@ -314,7 +330,8 @@ def export(table: str, fmt: str):
             outcome="ok",
             actor=current_user,
             ip=request.remote_addr,
-            obj=f"{table}.{fmt} contest={contest.id} region={stats.scope_label(region)}",
+            obj=f"{table}.{fmt} contest={contest.id} "
+            f"region={stats.scope_label(region)}",
             now=now,
         )
     sheet = _sheet(columns, rows, contest, region, now)

@@ -204,9 +204,7 @@ def test_upload_without_csrf_and_too_large(client, api, make_user, app):
         app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
 
 
-def test_setup_adds_new_starter_questions_but_never_undoes_an_edit(
-    app, tmp_path, cats
-):
+def test_setup_adds_new_starter_questions_but_never_undoes_an_edit(app, tmp_path, cats):
     """`flask setup` runs at every start of bin/serve: an organizer's revision of
     a starter question must survive it, while new starter ids still load."""
     bank = tmp_path / "bank"

@@ -105,7 +105,9 @@ def world(app, make_bank, make_contest, make_user):
                 a.disqualified_reason = "测试"
             db.session.add(a)
             db.session.flush()
-            for pos, (q, ok) in enumerate(zip((health, safety), answers), start=1):
+            for pos, (q, ok) in enumerate(
+                zip((health, safety), answers, strict=True), start=1
+            ):
                 db.session.add(
                     AttemptAnswer(
                         attempt_id=a.id,
@@ -256,9 +258,7 @@ def test_rollup_stops_at_the_open_attempt_and_the_tail_fills_in(app, world):
         db.session.execute(
             update(Attempt)
             .where(Attempt.id == d_id)
-            .values(
-                finished_at=local(19, 9, 15), finish_kind="expired", score=0
-            )
+            .values(finished_at=local(19, 9, 15), finish_kind="expired", score=0)
         )
         rollup.reset(contest.id)
         db.session.commit()

@@ -83,6 +83,8 @@
       return [cats.indexOf(h.name), regions.indexOf(h.region_name),
               h.correct_rate === null ? "-" : Math.round(h.correct_rate * 1000) / 10];
     });
+    var heatEl = document.getElementById("chart-heatmap");
+    if (heatEl) heatEl.style.height = (150 + 26 * regions.length) + "px";
     draw("chart-heatmap", {
       tooltip: { position: "top", formatter: function (p) {
         return regions[p.value[1]] + " · " + cats[p.value[0]] + "：" + p.value[2] + "%"; } },
@@ -91,8 +93,9 @@
       yAxis: { type: "category", data: regions, inverse: true, splitArea: { show: true } },
       visualMap: { min: 0, max: 100, calculable: true, orient: "horizontal", left: "center",
                    bottom: 0, text: ["100%", "0%"],
-                   inRange: { color: ["#fff7e6", "#fdd49e", "#fc8d59", "#1f78b4", "#08306b"] } },
-      series: [{ name: "正确率", type: "heatmap", data: cells, label: { show: true, fontSize: 10 } }]
+                   inRange: { color: ["#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#67a9cf", "#2166ac"] } },
+      series: [{ name: "正确率", type: "heatmap", data: cells,
+                 label: { show: true, fontSize: 11, color: "#111", textBorderColor: "#fff", textBorderWidth: 2 } }]
     });
   }
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
