@@ -349,6 +349,14 @@ def reset(contest_id: int) -> None:
     )
 
 
+def reset_signups() -> None:
+    """Forget the folded registrations (in the caller's transaction)."""
+    db.session.execute(delete(StatsSignup))
+    db.session.execute(
+        update(StatsCursor).where(StatsCursor.name == USERS_CURSOR).values(position=0)
+    )
+
+
 def cursor_position(name: str) -> int:
     return (
         db.session.scalar(select(StatsCursor.position).where(StatsCursor.name == name))

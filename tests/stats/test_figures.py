@@ -474,3 +474,15 @@ def test_county_page_search_and_audit(client, api, app, make_user, world):
             select(AuditEvent).where(AuditEvent.action == "stats_identity_view")
         ).one()
         assert "participants page" in ev.object and "region=lunan" in ev.object
+
+
+def test_cli_refresh_and_reset_give_the_same_figures(app, world):
+    contest, _ = world
+    before = figures(app, contest.id, stats.summary, None)["city"]
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["stats", "refresh", "--reset"])
+    assert out.exit_code == 0, out.output
+    assert f"contest {contest.id}:" in out.output
+    assert figures(app, contest.id, stats.summary, None)["city"] == before
+    bad = runner.invoke(args=["stats", "refresh", "--contest", "999"])
+    assert bad.exit_code != 0 and "no such contest" in bad.output
