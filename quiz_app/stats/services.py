@@ -44,6 +44,10 @@ SHARED_NET_MIN = 5
 SHARED_NET_WINDOW = timedelta(hours=1)
 #: the prize list's longest page
 MAX_WINNERS = 1000
+#: attempts (and accounts) past the rollup cursor folded on a read at most;
+#: more only after a bulk load, until `flask stats refresh` or the on-read
+#: refreshes catch up (the figures say they are incomplete meanwhile)
+TAIL_LIMIT = 50_000
 
 
 class ScopeError(Exception):
@@ -117,6 +121,9 @@ class Snapshot:
     registered: dict[str, int] = field(default_factory=dict)
     #: (region, best score) -> citizens
     best: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: False while the rollups are far behind (after a bulk load): attempts
+    #: beyond TAIL_LIMIT past the cursor are not counted yet
+    complete: bool = True
 
 
 _lock = threading.Lock()
@@ -185,9 +192,19 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
         select(StatsCategory).where(StatsCategory.contest_id == contest.id)
     ).scalars():
         snap.cats[(r.region_code, r.category_code)] = [r.answered, r.correct]
-    rollup.fold_attempts(
-        contest, rollup.cursor_position(rollup.contest_cursor(contest.id)), None, tail
+    last = rollup.fold_attempts(
+        contest,
+        rollup.cursor_position(rollup.contest_cursor(contest.id)),
+        None,
+        tail,
+        limit=TAIL_LIMIT,
     )
+    if last is not None and db.session.scalar(
+        select(func.count())
+        .select_from(Attempt)
+        .where(Attempt.contest_id == contest.id, Attempt.id > last)
+    ):
+        snap.complete = False
     for key, values in tail.days.items():
         cell = snap.days.setdefault(key, [0, 0, 0, 0])
         for i, v in enumerate(values):
@@ -219,7 +236,13 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
     ):
         signups[(region, bucket.astimezone(tz).date())] += n
     users = rollup.Fold()
-    rollup.fold_users(rollup.cursor_position(rollup.USERS_CURSOR), None, users)
+    last_user = rollup.fold_users(
+        rollup.cursor_position(rollup.USERS_CURSOR), None, users, limit=TAIL_LIMIT
+    )
+    if last_user is not None and db.session.scalar(
+        select(func.count()).select_from(User).where(User.id > last_user)
+    ):
+        snap.complete = False
     for (region, bucket), n in users.signups.items():
         snap.registered[region] = snap.registered.get(region, 0) + n
         if lo <= bucket < hi:
@@ -337,6 +360,7 @@ def summary(
         },
         "region": None,
         "updated_at": iso(snap.computed_at, contest.timezone),
+        "complete": snap.complete,
     }
     if region is not None:
         out["region"] = region_rows(contest, [region], now=now)[0]

@@ -486,3 +486,23 @@ def test_cli_refresh_and_reset_give_the_same_figures(app, world):
     assert figures(app, contest.id, stats.summary, None)["city"] == before
     bad = runner.invoke(args=["stats", "refresh", "--contest", "999"])
     assert bad.exit_code != 0 and "no such contest" in bad.output
+
+
+def test_far_behind_rollups_say_the_figures_are_incomplete(app, config, world):
+    """Right after a bulk load the cursor is far behind: a read folds at most
+    TAIL_LIMIT attempts itself and says the figures are not complete."""
+    contest, _ = world
+    config(STATS_REFRESH_S=10**6)
+    with app.app_context():
+        for name in (rollup.contest_cursor(contest.id), rollup.USERS_CURSOR):
+            db.session.add(StatsCursor(name=name, position=0, updated_at=utcnow()))
+        db.session.commit()
+    saved = stats.TAIL_LIMIT
+    stats.TAIL_LIMIT = 3
+    try:
+        s = figures(app, contest.id, stats.summary, None)
+    finally:
+        stats.TAIL_LIMIT = saved
+    assert s["complete"] is False and s["city"]["attempts"] == 3
+    s = figures(app, contest.id, stats.summary, None)
+    assert s["complete"] is True and s["city"]["attempts"] == CITY["attempts"]
