@@ -506,3 +506,31 @@ def test_far_behind_rollups_say_the_figures_are_incomplete(app, config, world):
     assert s["complete"] is False and s["city"]["attempts"] == 3
     s = figures(app, contest.id, stats.summary, None)
     assert s["complete"] is True and s["city"]["attempts"] == CITY["attempts"]
+
+
+def test_registration_keeps_only_a_keyed_hash_of_the_network(api, app):
+    from quiz_app.auth.services import network_hash
+
+    r = api.post(
+        "/api/v1/auth/register",
+        {
+            "phone": "13712345678",
+            "name": "测试者",
+            "region": "lunan",
+            "password": "kexue-2023-pw",
+            "public_ranking": True,
+        },
+    )
+    assert r.status_code == 201
+    with app.app_context():
+        net = db.session.scalar(
+            select(User.signup_net).where(User.phone == "13712345678")
+        )
+    assert net == network_hash("127.0.0.1", "test-secret") and len(net) == 16
+    assert "127" not in net
+    same = network_hash("10.1.2.3", "k"), network_hash("10.1.2.250", "k")
+    assert same[0] == same[1] != network_hash("10.1.3.3", "k")
+    assert network_hash("10.1.2.3", "other key") != same[0]
+    v6 = network_hash("2001:db8:1:2::5", "k"), network_hash("2001:db8:1:2:ffff::1", "k")
+    assert v6[0] == v6[1] != network_hash("2001:db8:1:3::5", "k")
+    assert network_hash("not an address", "k") is None
