@@ -569,9 +569,10 @@ def participants(
         ContestBest.contest_id == contest.id,
         ContestBest.region_code == region.code,
     ]
-    base = select(ContestBest.user_id).join(User, User.id == ContestBest.user_id)
+    base = select(ContestBest.user_id)
     q = (q or "").strip()[:32]
     if q:
+        base = base.join(User, User.id == ContestBest.user_id)
         like = (
             "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
         )
