@@ -130,6 +130,7 @@ def dashboard():
         for r in rows
     ]
     chart_heat = list(heat)
+    city_cats = stats.categories(contest, None, now=now) if region else cats
     if region is not None:
         # one county: compare it with the city (aggregates, no other county)
         bars.append(
@@ -140,8 +141,7 @@ def dashboard():
             }
         )
         chart_heat += [
-            {**c, "region": "city", "region_name": "全市"}
-            for c in stats.categories(contest, None, now=now)
+            {**c, "region": "city", "region_name": "全市"} for c in city_cats
         ]
     charts = {
         "regions": bars,
@@ -157,6 +157,7 @@ def dashboard():
         daily=daily,
         scores=scores,
         cats=cats,
+        city_cats=city_cats,
         heat=heat,
         charts=charts,
         columns=REGION_COLUMNS,

@@ -84,7 +84,7 @@
               h.correct_rate === null ? "-" : Math.round(h.correct_rate * 1000) / 10];
     });
     var heatEl = document.getElementById("chart-heatmap");
-    if (heatEl) heatEl.style.height = (150 + 26 * regions.length) + "px";
+    if (heatEl) heatEl.style.height = (170 + Math.min(80, Math.max(28, 420 / regions.length)) * regions.length) + "px";
     draw("chart-heatmap", {
       tooltip: { position: "top", formatter: function (p) {
         return regions[p.value[1]] + " · " + cats[p.value[0]] + "：" + p.value[2] + "%"; } },
