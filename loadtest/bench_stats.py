@@ -10,9 +10,9 @@ Seeds a fresh PostgreSQL database with bigseed (or uses `--url`), then:
    so that reads also fold a realistic tail;
 3. every stats endpoint and staff page through the app (in-process test
    client, a logged-in city staff account): `--requests` reads each with the
-   per-process cache as configured (STATS_CACHE_S, default 10 s), and the
-   same with the cache off, so every read recomputes the figures (the cost
-   the one request per cache period pays);
+   per-process cache as configured (STATS_CACHE_S; the RESULTS.md run had
+   10 s), and the same with the cache off, so every read recomputes the
+   figures (the cost the one request per cache period pays);
 4. the incremental fold of that tail (what a refresh during the week costs).
 
     .venv/bin/python loadtest/bench_stats.py [--attempts 1000000] [--url URL]

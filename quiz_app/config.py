@@ -73,7 +73,7 @@ class Config:
     LEADERBOARD_SQL_CACHE_S = int(os.environ.get("LEADERBOARD_SQL_CACHE_S", "30"))
     # Staff figures: each process keeps a contest's figures this many seconds;
     # the rollups fold new attempts at most this often (docs/architecture.md).
-    STATS_CACHE_S = int(os.environ.get("STATS_CACHE_S", "10"))
+    STATS_CACHE_S = int(os.environ.get("STATS_CACHE_S", "30"))
     STATS_REFRESH_S = int(os.environ.get("STATS_REFRESH_S", "15"))
 
     # Reverse proxies in front of the app (nginx: 1). Only then are

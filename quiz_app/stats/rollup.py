@@ -93,14 +93,7 @@ def fold_attempts(
     id folded (None if there was none)."""
     tz = ZoneInfo(contest.timezone)
     q = (
-        select(
-            Attempt.id,
-            Attempt.user_id,
-            Attempt.started_at,
-            Attempt.finished_at,
-            User.region_code,
-        )
-        .join(User, User.id == Attempt.user_id)
+        select(Attempt.id, Attempt.user_id, Attempt.started_at, Attempt.finished_at)
         .where(Attempt.contest_id == contest.id, Attempt.id > lo)
         .order_by(Attempt.id)
     )
@@ -112,10 +105,18 @@ def fold_attempts(
     if not rows:
         return None
     last = rows[-1].id
-    # Earlier attempts of the same citizens decide "first of the contest/day".
+    # Regions, and the earlier attempts that decide "first of the contest/day",
+    # by primary key and ix_attempt_user_contest_started (no join that could
+    # turn into a scan of every account).
+    region: dict[int, str] = {}
     earlier: dict[int, list[tuple[int, date]]] = defaultdict(list)
     users = sorted({r.user_id for r in rows})
     for chunk in _chunks(users):
+        region.update(
+            db.session.execute(
+                select(User.id, User.region_code).where(User.id.in_(chunk))
+            ).all()
+        )
         for aid, uid, started in db.session.execute(
             select(Attempt.id, Attempt.user_id, Attempt.started_at).where(
                 Attempt.contest_id == contest.id,
@@ -131,48 +132,42 @@ def fold_attempts(
             key = (uid, day)
             if key not in first_of_day or aid < first_of_day[key]:
                 first_of_day[key] = aid
-    finished_ids = []
+    finished: dict[int, str] = {}
     for r in rows:
+        code = region[r.user_id]
         day = r.started_at.astimezone(tz).date()
-        cell = out.days[(r.region_code, day)]
+        cell = out.days[(code, day)]
         cell[0] += 1
         cell[2] += first_id[r.user_id] == r.id
         cell[3] += first_of_day[(r.user_id, day)] == r.id
         if r.finished_at is not None:
-            out.days[(r.region_code, r.finished_at.astimezone(tz).date())][1] += 1
-            finished_ids.append(r.id)
-    if finished_ids:
-        _fold_answers(
-            contest, rows[0].id - 1, last, out, len(finished_ids) == len(rows)
-        )
+            out.days[(code, r.finished_at.astimezone(tz).date())][1] += 1
+            finished[r.id] = code
+    if finished:
+        _fold_answers(rows[0].id - 1, last, finished, out)
     return last
 
 
-def _fold_answers(contest: Contest, lo: int, hi: int, out: Fold, all_done: bool):
-    """Answers of the finished attempts lo < id <= hi, by region and category
-    (one grouped query over the attempt-id range)."""
+def _fold_answers(lo: int, hi: int, finished: dict[int, str], out: Fold) -> None:
+    """Answers of the attempts lo < id <= hi by attempt and category (one
+    grouped range scan of the attempt_answer index); only the finished
+    attempts of the contest (`finished`: id -> region) are added."""
     q = (
         select(
-            User.region_code,
+            AttemptAnswer.attempt_id,
             Question.category_code,
             func.count(AttemptAnswer.id),
             func.count(AttemptAnswer.id).filter(AttemptAnswer.is_correct.is_(True)),
         )
-        .select_from(AttemptAnswer)
-        .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
-        .join(User, User.id == Attempt.user_id)
         .join(Question, Question.id == AttemptAnswer.question_id)
-        .where(
-            Attempt.contest_id == contest.id,
-            AttemptAnswer.attempt_id > lo,
-            AttemptAnswer.attempt_id <= hi,
-        )
-        .group_by(User.region_code, Question.category_code)
+        .where(AttemptAnswer.attempt_id > lo, AttemptAnswer.attempt_id <= hi)
+        .group_by(AttemptAnswer.attempt_id, Question.category_code)
     )
-    if not all_done:
-        q = q.where(Attempt.finished_at.is_not(None))
-    for region, category, answered, correct in db.session.execute(q):
-        cell = out.cats[(region, category)]
+    for attempt_id, category, answered, correct in db.session.execute(q):
+        code = finished.get(attempt_id)
+        if code is None:
+            continue
+        cell = out.cats[(code, category)]
         cell[0] += answered
         cell[1] += correct or 0
 

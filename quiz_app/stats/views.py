@@ -82,8 +82,19 @@ def _scope() -> tuple[Contest, Region | None, datetime]:
             request.args, current_user, ip=request.remote_addr, now=now
         )
     except StatsParamError as exc:
+        if exc.code == "unknown_contest" and not request.args.get("contest"):
+            raise NoContest() from exc  # none created yet: say so, not 404
         abort(exc.status, exc.message)
     return contest, region, now
+
+
+class NoContest(Exception):
+    pass
+
+
+@bp.errorhandler(NoContest)
+def no_contest(_exc):
+    return render_template("stats/no_contest.html")
 
 
 def _audit_identities(what: str, contest: Contest, region, now, **extra) -> None:
