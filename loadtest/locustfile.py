@@ -18,6 +18,8 @@ Environment (set by loadtest/run):
   LOAD_USERS, LOAD_DURATION_S   the shape's target users and length
   LOAD_SUBMIT_AT_REMAINING_S    deadline shape: submit when this little time is left
   LOAD_SETTLE_S       reset the figures this long after every user is in
+  LOAD_STAFF_USERS    how many Staff users poll the dashboard (default 1)
+  LOAD_LATENCY_DIR    A/B runs: write every non-staff response time there
 """
 
 from __future__ import annotations
@@ -114,8 +116,24 @@ def _settle_then_reset(environment, **_kw):
     environment.events.spawning_complete.add_listener(on_complete)
 
 
+#: A/B runs: every non-staff request's (wall time, ms), written at the end
+LATENCY_DIR = os.environ.get("LOAD_LATENCY_DIR", "")
+_latencies: list[tuple[float, float]] = []
+STAFF_PREFIXES = ("/staff", "/api/v1/stats")
+
+
+@events.request.add_listener
+def _record_latency(name, response_time, **_kw):
+    if LATENCY_DIR and not name.startswith(STAFF_PREFIXES):
+        _latencies.append((time.time(), response_time))
+
+
 @events.quitting.add_listener
 def _quitting(environment, **_kw):
+    if LATENCY_DIR and _latencies:
+        path = os.path.join(LATENCY_DIR, f"latency-{os.getpid()}.txt")
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.writelines(f"{t:.3f} {ms:.1f}\n" for t, ms in _latencies)
     if _ack_file is not None:
         _ack_file.flush()
     if environment.stats.total.fail_ratio > 0:
@@ -324,9 +342,14 @@ class Spectator(ApiUser):
 
 
 class Staff(ApiUser):
+    """Staff with the dashboard open: every poll loads the page and the stats
+    API it is built from; now and then the prize list or a county page. How
+    many run is LOAD_STAFF_USERS (the runner leaves the class out for 0)."""
+
     weight = 1
-    fixed_count = 1
+    fixed_count = max(1, int(os.environ.get("LOAD_STAFF_USERS", "1") or 1))
     wait_time = between(5, 15)
+    API = ("summary", "regions", "daily", "scores", "categories?by=region")
 
     def on_start(self) -> None:
         phone = os.environ.get("LOAD_STAFF_PHONE")
@@ -334,19 +357,24 @@ class Staff(ApiUser):
             phone, os.environ.get("LOAD_STAFF_PASSWORD", "")
         )
 
-    @task
+    @task(5)
     def dashboard(self) -> None:
         if not self.ready:
             time.sleep(10)
             return
-        with self.client.get(
-            "/api/v1/stats/regions", name="/api/v1/stats/regions", catch_response=True
-        ) as r:
-            if r.status_code == 404:  # no dashboard yet: skip cleanly
-                r.success()
-                self.ready = False
-                return
         self.client.get("/staff/", name="/staff/")
+        for part in self.API:
+            self.client.get(f"/api/v1/stats/{part}", name=f"/api/v1/stats/{part}")
+
+    @task(1)
+    def follow_up(self) -> None:
+        if not self.ready:
+            return
+        if random.random() < 0.5:
+            self.client.get("/staff/winners", name="/staff/winners")
+        else:
+            code = random.choice(["lunan", "lubei", "qianan", "zunhua"])
+            self.client.get(f"/staff/regions/{code}", name="/staff/regions/[code]")
 
 
 # ---- saturation probes: no think time, run one class at a time by name ----

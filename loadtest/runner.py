@@ -110,6 +110,18 @@ def parse_args() -> argparse.Namespace:
         default=1000.0,
         help="login/register p95: each costs a memory-hard password hash",
     )
+    ap.add_argument(
+        "--staff-users",
+        type=int,
+        default=1,
+        help="Staff users polling the dashboard during the scenario (0: none)",
+    )
+    ap.add_argument(
+        "--staff-ab",
+        action="store_true",
+        help="run the scenario twice back to back, A without Staff users and "
+        "B with --staff-users of them, and compare the citizens' p95",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument(
         "--diag-async-commit",
@@ -128,22 +140,40 @@ def parse_args() -> argparse.Namespace:
 
 
 def run_scenario(
-    stack: Stack, args: argparse.Namespace, env: dict[str, str], stamp: str
-) -> tuple[list[str], list[str]]:
-    """The scenario phase: Locust, invariant checks, the endpoint table."""
+    stack: Stack,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    stamp: str,
+    *,
+    name: str = "scenario",
+    staff_users: int | None = None,
+) -> tuple[list[str], list[str], float | None]:
+    """The scenario phase: Locust, invariant checks, the endpoint table; and
+    the citizens' p95 (every request but the staff ones, after the settle
+    time) in ms."""
     if args.shape == "deadline":
         close_contest_for_deadline(stack, args)
+    staff_users = args.staff_users if staff_users is None else staff_users
     meter = CpuMeter(stack)
     before = meter.sample()
     t_run = time.monotonic()
-    classes = ["Citizen", "NewCitizen", "Spectator", "Staff"]
+    started = time.time()
+    classes = ["Citizen", "NewCitizen", "Spectator"] + (
+        ["Staff"] if staff_users else []
+    )
+    latency_dir = stack.report / f"{name}-latency"
+    latency_dir.mkdir(exist_ok=True)
     rows = locust(
         stack,
         args,
-        "scenario",
+        name,
         classes,
-        args.users,
+        args.users + staff_users,
         args.duration,
+        extra_env={
+            "LOAD_STAFF_USERS": str(staff_users),
+            "LOAD_LATENCY_DIR": str(latency_dir),
+        },
         shape=None if args.shape == "steady" else args.shape,
     )
     wall = time.monotonic() - t_run
@@ -152,7 +182,30 @@ def run_scenario(
     failures = check_invariants(env, stack.report, stack.info["contest_id"])
     failures += request_failures(rows, args)
     summary = scenario_summary(rows, args, stamp, meter.spent(before, after), wall)
-    return failures, summary
+    summary.insert(0, f"### {name}: {staff_users} Staff users")
+    cutoff = started + (
+        args.users / args.ramp_rate + args.settle if args.shape == "steady" else 0
+    )
+    p95 = citizen_p95(latency_dir, cutoff)
+    if p95 is not None:
+        summary.append(
+            f"citizens' p95 (all non-staff requests after settle): {p95:.0f} ms"
+        )
+    return failures, summary, p95
+
+
+def citizen_p95(folder, cutoff: float) -> float | None:
+    """p95 of the non-staff response times the Locust processes wrote."""
+    times = []
+    for path in folder.glob("latency-*.txt"):
+        for line in path.read_text().splitlines():
+            t, ms = line.split()
+            if float(t) >= cutoff:
+                times.append(float(ms))
+    if not times:
+        return None
+    times.sort()
+    return times[min(len(times) - 1, int(0.95 * len(times)))]
 
 
 def main() -> int:
@@ -196,8 +249,27 @@ def main() -> int:
                 print(f"probe {cls:<10} {probes[endpoint]:8.1f} req/s")
             # Probe attempts are not part of the scenario: finish them.
             stack.flask("contest", "sweep")
-        if not args.probes_only:
-            more_failures, summary = run_scenario(stack, args, env, stamp)
+        if not args.probes_only and args.staff_ab:
+            more, summary_a, p95_a = run_scenario(
+                stack, args, env, stamp, name="scenario-a", staff_users=0
+            )
+            failures += more
+            # B right after A on the same data; accounts are handed out again
+            (stack.report / "accounts.next").unlink(missing_ok=True)
+            stack.start_app()
+            more, summary_b, p95_b = run_scenario(
+                stack, args, env, stamp, name="scenario-b"
+            )
+            failures += more
+            summary = summary_a + [""] + summary_b + [""]
+            if p95_a and p95_b:
+                summary.append(
+                    f"A/B: citizens' p95 {p95_a:.0f} ms without Staff, "
+                    f"{p95_b:.0f} ms with {args.staff_users} Staff users "
+                    f"({(p95_b - p95_a) / p95_a * 100:+.1f} %)"
+                )
+        elif not args.probes_only:
+            more_failures, summary, _ = run_scenario(stack, args, env, stamp)
             failures += more_failures
         if probes:
             summary += probe_summary(probes, args)

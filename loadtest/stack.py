@@ -402,7 +402,7 @@ def locust(
         "--loglevel",
         "WARNING",
     ]
-    if not shape and name == "scenario":
+    if not shape and name.startswith("scenario"):
         # Steady: citizens arrive at the login rate; the figures are taken
         # from `--settle` seconds after everyone is in, for `seconds`.
         ramp = users / args.ramp_rate
@@ -419,8 +419,9 @@ def locust(
         base += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
     else:
         base += ["-t", f"{seconds + 60}s"]
-    if name == "scenario":
-        base += ["--html", str(stack.report / "report.html")]
+    if name.startswith("scenario"):
+        page = "report.html" if name == "scenario" else f"{name}.html"
+        base += ["--html", str(stack.report / page)]
     procs: list[subprocess.Popen] = []
     log = open(stack.report / f"{name}.log", "w")
     if args.locust_workers:

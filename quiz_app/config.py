@@ -78,6 +78,10 @@ class Config:
     SUBMIT_GRACE_S = int(os.environ.get("QUIZ_SUBMIT_GRACE_S", "5"))
     # How long a leaderboard served from SQL (Redis down) is cached, seconds.
     LEADERBOARD_SQL_CACHE_S = int(os.environ.get("LEADERBOARD_SQL_CACHE_S", "30"))
+    # Staff figures: each process keeps a contest's figures this many seconds;
+    # the rollups fold new attempts at most this often (docs/architecture.md).
+    STATS_CACHE_S = int(os.environ.get("STATS_CACHE_S", "30"))
+    STATS_REFRESH_S = int(os.environ.get("STATS_REFRESH_S", "15"))
 
     # Reverse proxies in front of the app (nginx: 1). Only then are
     # X-Forwarded-For/-Proto trusted, for per-address limits and the audit log;
@@ -173,6 +177,8 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret"
+    STATS_CACHE_S = 0  # every read recomputes: tests see their own writes
+    STATS_REFRESH_S = 0
     COOKIE_SECURE = False
     SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "session"

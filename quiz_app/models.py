@@ -254,6 +254,10 @@ class User(UserMixin, db.Model):
     #: set when the account was anonymised (deleted by its owner or purged):
     #: name and phone are then a tombstone, and the account is no person
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: citizens: a keyed hash of the registering address's network (/24 for
+    #: IPv4, /64 for IPv6), never the address itself; with created_at it shows
+    #: many accounts opened from one network in a short time (prize checks)
+    signup_net: Mapped[str | None] = mapped_column(String(16))
 
     region: Mapped[Region] = relationship(foreign_keys=[region_code])
 
@@ -267,6 +271,7 @@ class User(UserMixin, db.Model):
             "role IN ('citizen', 'organizer', 'staff', 'admin')", name="role"
         ),
         CheckConstraint(STAFF_SCOPE_CHECK, name="staff_scope"),
+        Index("ix_user_signup_net", "signup_net", "created_at"),
     )
 
     def get_id(self) -> str:
@@ -581,3 +586,59 @@ class Certificate(db.Model):
     user: Mapped[User] = relationship()
 
     __table_args__ = (UniqueConstraint("contest_id", "user_id"),)
+
+
+class StatsCursor(db.Model):
+    """How far the staff rollups have folded: `c<contest id>` holds the attempt
+    id up to which every attempt of that contest is finished and counted;
+    `users` the user id up to which registrations are counted."""
+
+    __tablename__ = "stats_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatsDay(db.Model):
+    """Folded attempts per contest, region and local day (contest time zone).
+
+    `attempts` and the two participant counts go by the day an attempt
+    started, `finished` by the day it finished. A participant is counted on
+    the attempt that is the citizen's first of the contest (`new_participants`)
+    or of that day (`day_participants`), so rows add up without double counts.
+    """
+
+    __tablename__ = "stats_day"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    finished: Mapped[int] = mapped_column(default=0)
+    new_participants: Mapped[int] = mapped_column(default=0)
+    day_participants: Mapped[int] = mapped_column(default=0)
+
+
+class StatsCategory(db.Model):
+    """Folded answers of finished attempts per contest, region and category:
+    items drawn (`answered`, a blank counts as wrong) and fully correct."""
+
+    __tablename__ = "stats_category"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    answered: Mapped[int] = mapped_column(BigInteger, default=0)
+    correct: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatsSignup(db.Model):
+    """Folded citizen registrations per region and UTC quarter hour (any time
+    zone's days are whole quarter hours, so each contest sums its own days)."""
+
+    __tablename__ = "stats_signup"
+
+    region_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    registrations: Mapped[int] = mapped_column(default=0)

@@ -113,6 +113,10 @@ def app(database_url, redis_server):
 
 
 TABLES = [
+    "stats_day",
+    "stats_category",
+    "stats_cursor",
+    "stats_signup",
     "practice_item",
     "practice_round",
     "certificate",

@@ -47,6 +47,8 @@ ACTION_LABELS = {
     "ranking_consent": "更改排行榜公开同意",
     "account_delete": "注销账号",
     "privacy_purge": "清除过期个人信息",
+    "stats_identity_view": "查看参赛者身份信息",
+    "stats_denied": "越权查看其他区县",
 }
 OUTCOME_LABELS = {
     "ok": "成功",

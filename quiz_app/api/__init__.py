@@ -10,5 +10,6 @@ from . import (  # noqa: E402,F401
     admin_users,
     practice,
     privacy,
+    stats,
     views,
 )

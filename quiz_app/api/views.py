@@ -35,7 +35,6 @@ from ..leaderboard import services as boards
 from ..models import Contest
 from ..params import MAX_DB_INT, json_int, parse_int
 from ..regions import all_regions, get_region
-from ..stats import services as stats
 from . import bp
 
 
@@ -127,6 +126,9 @@ def register():
         region=str(data.get("region", "")),
         password=data.get("password", ""),
         public_ranking=data.get("public_ranking") is True,
+        signup_net=accounts.network_hash(
+            request.remote_addr, current_app.config["SECRET_KEY"]
+        ),
         now=utcnow(),
     )
     log_in(user, utcnow())
@@ -381,15 +383,6 @@ def leaderboard():
             "total": board.total,
         }
     )
-
-
-@bp.get("/stats/regions")
-@roles_required("staff", "admin")
-def stats_regions():
-    c = svc.current_contest(utcnow())
-    if c is None:
-        return jsonify([])
-    return jsonify(stats.region_stats(c, current_user))
 
 
 @bp.route("/<path:_any>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import re
 import secrets
 import unicodedata
@@ -146,6 +149,7 @@ def create_user(
     public_ranking: bool = False,
     staff_region: str | None = None,
     city_wide: bool = False,
+    signup_net: str | None = None,
     now: datetime,
 ) -> User:
     """Insert a user (commits). A staff account needs exactly one scope:
@@ -169,6 +173,7 @@ def create_user(
         public_ranking_at=now,
         staff_region_code=staff_region or None,
         city_wide=bool(city_wide),
+        signup_net=signup_net,
         created_at=now,
     )
     db.session.add(user)
@@ -187,9 +192,11 @@ def register_citizen(
     region: str,
     password: str,
     public_ranking: bool,
+    signup_net: str | None = None,
     now: datetime,
 ) -> User:
-    """Validate and create a citizen account. Raises FieldError / PhoneTaken."""
+    """Validate and create a citizen account. Raises FieldError / PhoneTaken.
+    `signup_net` is `network_hash` of the registering address."""
     name, phone = validate_registration(name, phone, region, password)
     if db.session.scalar(select(User.id).where(User.phone == phone)):
         raise PhoneTaken()
@@ -199,8 +206,25 @@ def register_citizen(
         region=region,
         password=password,
         public_ranking=public_ranking,
+        signup_net=signup_net,
         now=now,
     )
+
+
+def network_hash(address: str | None, secret: str) -> str | None:
+    """A keyed hash (HMAC-SHA256, 16 hex digits) of the address's network:
+    the /24 of an IPv4 address, the /64 of an IPv6 one. The address is not
+    kept: only "these accounts came from one network" can be told later."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 64
+    net = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
+    digest = hmac.new(
+        secret.encode(), b"signup-net:" + str(net).encode(), hashlib.sha256
+    )
+    return digest.hexdigest()[:16]
 
 
 def authenticate(phone: str, password: str) -> User | None:

@@ -106,6 +106,9 @@ def register():
                 region=form.region.data,
                 password=form.password.data,
                 public_ranking=form.public_ranking.data,
+                signup_net=accounts.network_hash(
+                    request.remote_addr, current_app.config["SECRET_KEY"]
+                ),
                 now=utcnow(),
             )
         except accounts.FieldError as exc:

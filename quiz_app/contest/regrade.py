@@ -18,6 +18,7 @@ from ..auth.services import audit
 from ..extensions import db
 from ..leaderboard import recompute
 from ..models import Attempt, AttemptAnswer, Contest, Question, QuestionRevision, User
+from ..stats import rollup as stats_rollup
 from .contests import contest_by_id
 from .errors import NotFound
 
@@ -135,6 +136,7 @@ def regrade_question(
             )
         )
         _rescore(contest, attempt_ids)
+        stats_rollup.reset(contest.id)  # which answers are correct changed
     after = dict(
         db.session.execute(
             select(Attempt.id, Attempt.score).where(Attempt.id.in_(attempt_ids))

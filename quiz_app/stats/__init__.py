@@ -2,6 +2,6 @@
 
 from flask import Blueprint
 
-bp = Blueprint("stats", __name__)
+bp = Blueprint("stats", __name__, cli_group="stats")
 
-from . import views  # noqa: E402,F401
+from . import cli, views  # noqa: E402,F401
