@@ -69,7 +69,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, bank, certificate, contest, leaderboard, practice, stats
+    from . import (
+        api,
+        auth,
+        bank,
+        certificate,
+        contest,
+        items,
+        leaderboard,
+        practice,
+        stats,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(contest.bp)
@@ -78,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(items.bp)
     app.register_blueprint(practice.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
 

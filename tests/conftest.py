@@ -113,6 +113,9 @@ def app(database_url, redis_server):
 
 
 TABLES = [
+    "item_stat_pending",
+    "item_stat",
+    "item_stat_state",
     "practice_item",
     "practice_round",
     "certificate",

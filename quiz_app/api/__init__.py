@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import admin_contests, admin_questions, practice, views  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    admin_contests,
+    admin_items,
+    admin_questions,
+    practice,
+    views,
+)
