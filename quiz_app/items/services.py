@@ -501,3 +501,26 @@ def refresh_for_view(contest: Contest, config, *, now: datetime) -> None:
         max_age=max_age,
         batch=config["ITEM_STATS_PAGE_BATCH"],
     )
+
+
+def chart_data(per_contest: list[tuple[Contest, list[ItemFigures]]]) -> list[dict]:
+    """What static/js/item-chart.js draws: one bar chart per contest and
+    revision (element id, letters, shares in %, keyed letters)."""
+    out = []
+    for contest, figs in per_contest:
+        for f in figs:
+            out.append(
+                {
+                    "el": f"item-chart-{contest.id}-{f.revision}",
+                    "letters": list(f.letters),
+                    "all": [_pct(f.options[c]) for c in f.letters],
+                    "top": [_pct(f.top_options[c]) for c in f.letters],
+                    "key": list(f.key),
+                    "labels": ["正确", "错误"] if f.type == "judge" else None,
+                }
+            )
+    return out
+
+
+def _pct(v: float | None) -> float | None:
+    return None if v is None else round(v * 100, 1)

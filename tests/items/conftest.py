@@ -37,11 +37,23 @@ def answer(attempt, user, picks, *, now):
 
 
 @pytest.fixture
-def three_items(ctx, make_bank, make_contest, make_user, config):
-    """(contest, users, attempt ids, start time) with ANSWERS submitted."""
+def three_items(ctx, seeded):
+    """`seeded`, inside an app context (service tests)."""
+    return seeded
+
+
+@pytest.fixture
+def seeded(app, make_bank, make_contest, make_user, config):
+    """(contest, users, attempt ids, start time) with ANSWERS submitted; no
+    app context stays pushed (client tests: each request gets its own `g`)."""
     config(ITEM_STATS_MIN_EXPOSURES=5, ITEM_STATS_MIN_TOP=3)
+    with app.app_context():
+        return _seed(make_bank, make_contest, make_user)
+
+
+def _seed(make_bank, make_contest, make_user):
     make_bank(categories=("health",), per_type=(3, 0, 0))
-    now = utcnow()
+    now = utcnow() - timedelta(minutes=10)  # started long enough ago to count
     contest = make_contest(
         starts_at=now - timedelta(days=1),
         ends_at=now + timedelta(days=3),
@@ -61,4 +73,5 @@ def three_items(ctx, make_bank, make_contest, make_user, config):
         )
         ids.append(attempt.id)
     assert [db.session.get(Attempt, a).correct_count for a in ids] == [2, 2, 3, 1, 1, 2]
+    db.session.rollback()  # end the read (SQLite): other sessions may write
     return contest, users, ids, now

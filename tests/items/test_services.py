@@ -38,9 +38,7 @@ def sums(contest_id):
         .where(ItemStat.contest_id == contest_id)
         .order_by(ItemStat.revision_id)
     )
-    return [
-        (r.revision_id, *(getattr(r, c) for c in items.SUM_COLUMNS)) for r in rows
-    ]
+    return [(r.revision_id, *(getattr(r, c) for c in items.SUM_COLUMNS)) for r in rows]
 
 
 def test_hand_computed_figures(three_items):
