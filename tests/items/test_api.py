@@ -138,7 +138,7 @@ def test_regrade_and_disqualification_show_after_refresh(seeded, app, api, organ
         assert db.session.get(Attempt, ids[0]).disqualified_at is not None
 
 
-def test_pages(seeded, client, organizer, api):
+def test_pages(seeded, app, client, organizer, api):
     contest, *_ = seeded
     page = client.get(f"/admin/contests/{contest.id}/items?flag=suspect_key")
     html = page.get_data(as_text=True)
@@ -155,3 +155,11 @@ def test_pages(seeded, client, organizer, api):
     assert f"/admin/contests/{contest.id}/items" in home
     listing = client.get("/admin/contests").get_data(as_text=True)
     assert f"/admin/contests/{contest.id}/items" in listing
+    # A flagged item with a newer revision links to the regrade confirmation.
+    regrade = f"/admin/questions/health-003/regrade?contest_id={contest.id}"
+    assert regrade not in client.get(f"/admin/contests/{contest.id}/items").text
+    with app.app_context():
+        correct_key("health-003", "D")
+    assert regrade in client.get(f"/admin/contests/{contest.id}/items").text
+    confirm = client.get(regrade).get_data(as_text=True)
+    assert 'id="regrade-changes">6<' in confirm and "确认重新评分" in confirm

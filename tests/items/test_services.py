@@ -22,7 +22,7 @@ from quiz_app.items import services as items
 from quiz_app.models import Contest, ItemStat, ItemStatPending, User
 from tests.conftest import bank_rows, rows_to_csv
 
-from .conftest import GRACE, answer
+from .scene import GRACE, answer
 
 LATER = timedelta(minutes=2)  # past the settle time of the attempts' starts
 
