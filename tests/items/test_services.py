@@ -193,3 +193,26 @@ def test_disqualification_leaves_the_statistics(three_items, make_user):
     # An attempt never counted (disqualified before any refresh) changes nothing.
     other = db.session.get(Contest, contest.id)
     assert items.refresh(other, now=now + LATER * 3).added == 0
+
+
+@pytest.mark.postgres_only
+def test_a_second_refresh_skips_while_one_holds_the_lock(three_items, app):
+    """Two organizers' views at once: the one that finds the contest's state
+    row locked shows what is there instead of waiting or counting twice."""
+    contest, _users, _ids, now = three_items
+    items.refresh(contest, now=now + LATER)
+    other = db.engine.connect()
+    try:
+        other.exec_driver_sql(
+            "SELECT 1 FROM item_stat_state WHERE contest_id = %s FOR UPDATE",
+            (contest.id,),
+        )
+        later = now + timedelta(hours=1)
+        assert items.refresh(contest, now=later, wait=False) is None
+        items.refresh_for_view(contest, app.config, now=later)  # no wait, no error
+        assert items.state_of(contest.id).refreshed_at == now + LATER
+    finally:
+        other.rollback()
+        other.close()
+    db.session.rollback()
+    assert items.refresh(contest, now=now + timedelta(hours=1), wait=False)
