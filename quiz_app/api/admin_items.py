@@ -30,7 +30,7 @@ def admin_contest_items(contest_id: int):
     return jsonify(
         {
             "contest_id": contest.id,
-            "refreshed_at": state.refreshed_at.isoformat() if state else None,
+            "refreshed_at": state.refreshed_at if state else None,
             "attempts_counted": state.attempts if state else 0,
             "discrimination_method": svc.DISCRIMINATION_METHOD,
             "thresholds": {
