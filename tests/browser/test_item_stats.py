@@ -10,6 +10,7 @@ import pytest
 
 from quiz_app.extensions import db
 from tests.items.scene import seed_three_items
+from tests.items.test_services import correct_key
 
 from .test_contest_admin import log_in
 
@@ -52,6 +53,7 @@ def test_organizer_filters_flags_and_sees_the_chart(
     page = desk_page
     log_in(page, live_server, organizer.phone)
     page.goto(live_server + "/admin/")
+    page.screenshot(path=str(SHOTS / "items-00-home.png"), full_page=True)
     page.click("#item-stats-link")
     assert "统计更新于" in page.text_content("#refreshed")
     assert page.locator("#items-table tbody tr").count() == 3
@@ -84,3 +86,14 @@ def test_organizer_filters_flags_and_sees_the_chart(
     page.screenshot(path=str(SHOTS / "items-03-question.png"), full_page=True)
     page.locator("#item-stats").screenshot(path=str(SHOTS / "items-04-chart.png"))
     assert page.errors == []
+
+    # The key is corrected as a new revision: the flagged row now links to
+    # the regrade confirmation, which says how many scores would change.
+    with app.app_context():
+        correct_key("health-003", "D")
+        db.session.remove()
+    page.goto(live_server + f"/admin/contests/{contest.id}/items?flag=suspect_key")
+    page.click("#items-table >> text=重新评分")
+    assert "6" == page.inner_text("#regrade-changes")
+    assert page.locator("#regrade-run").is_visible()
+    page.screenshot(path=str(SHOTS / "items-05-regrade.png"), full_page=True)
