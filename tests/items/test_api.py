@@ -164,3 +164,19 @@ def test_pages(seeded, app, client, organizer, api):
     assert regrade in client.get(f"/admin/contests/{contest.id}/items").text
     confirm = client.get(regrade).get_data(as_text=True)
     assert 'id="regrade-changes">6<' in confirm and "确认重新评分" in confirm
+
+
+def test_cli_refresh(seeded, app):
+    contest, _users, ids, _now = seeded
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["items", "refresh", "--contest", str(contest.id)])
+    assert out.exit_code == 0, out.output
+    assert "6 attempts added, 6 counted" in out.output
+    again = runner.invoke(args=["items", "refresh", "--contest", str(contest.id)])
+    assert "0 attempts added, 6 counted" in again.output
+    full = runner.invoke(args=["items", "refresh", "--full"])
+    assert (
+        f"contest {contest.id}: rebuilt" in full.output and "6 counted" in full.output
+    )
+    missing = runner.invoke(args=["items", "refresh", "--contest", "999999"])
+    assert missing.exit_code != 0 and "no such contest" in missing.output
