@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
+from sqlalchemy import and_, case, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db import begin_write
@@ -229,10 +229,15 @@ def refresh(
         db.session.execute(delete(pend).where(pend.contest_id == contest.id))
         state.attempts = 0
     pending_ids = select(pend.attempt_id).where(pend.contest_id == contest.id)
-    picked = or_(and_(a.id > low, a.id <= high), a.id.in_(pending_ids))
-    added = _count(contest, picked)
-    if added:
-        _add(contest, picked)
+    # Two additive passes, not one OR: each lets PostgreSQL drive the join
+    # from the few attempts it names (a primary-key range, the pending list)
+    # into attempt_answer's index, where an OR made it hash-join all answers.
+    added = 0
+    for picked in (and_(a.id > low, a.id <= high), a.id.in_(pending_ids)):
+        n = _count(contest, picked)
+        if n:
+            _add(contest, picked)
+            added += n
     # Pending attempts that finished (counted above, or disqualified) leave;
     # the open ones of the new range join.
     finished = select(a.id).where(
