@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
         bank,
         certificate,
         contest,
+        items,
         leaderboard,
         practice,
         privacy,
@@ -91,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(bank.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(items.bp)
     app.register_blueprint(practice.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(textsize.bp)

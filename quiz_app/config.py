@@ -165,6 +165,14 @@ class Config:
     FORGOT_LIMIT_PER_IP = os.environ.get("FORGOT_LIMIT_PER_IP", "30 per hour")
     RESET_LIMIT_PER_IP = os.environ.get("RESET_LIMIT_PER_IP", "60 per hour")
 
+    # Item statistics (docs/operations.md): a page view refreshes them when
+    # older than this, adding at most PAGE_BATCH attempt ids (the CLI has no
+    # cap); flags need this many answers (and this many in the top group).
+    ITEM_STATS_MAX_AGE_S = int(os.environ.get("ITEM_STATS_MAX_AGE_S", "300"))
+    ITEM_STATS_PAGE_BATCH = int(os.environ.get("ITEM_STATS_PAGE_BATCH", "50000"))
+    ITEM_STATS_MIN_EXPOSURES = int(os.environ.get("ITEM_STATS_MIN_EXPOSURES", "30"))
+    ITEM_STATS_MIN_TOP = int(os.environ.get("ITEM_STATS_MIN_TOP", "10"))
+
     # SMS: "log" writes messages to the server log; "webhook" POSTs JSON
     # {"phone", "message"} to SMS_WEBHOOK_URL.
     SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")

@@ -642,3 +642,80 @@ class StatsSignup(db.Model):
     region_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     registrations: Mapped[int] = mapped_column(default=0)
+
+
+#: option letters an item statistic counts picks for (the bank allows six)
+STAT_LETTERS = "abcdef"
+
+
+class ItemStat(db.Model):
+    """Additive sums of one question revision drawn in one contest, over the
+    finished, non-disqualified attempts counted so far (items.services).
+
+    Every column is a sum over counted items, so a batch of attempts is added
+    (or, for a regrade or disqualification, subtracted) without rereading the
+    rest. T is the attempt's number of other items correct (its total without
+    this item), x is 1 when this item is fully correct.
+    """
+
+    __tablename__ = "item_stat"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    revision_id: Mapped[int] = mapped_column(
+        ForeignKey("question_revision.id"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    #: counted items (n)
+    exposures: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: of those, not left blank
+    answered: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: of those, fully correct (sum of x)
+    correct: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: sum of T, of T squared and of x*T
+    sum_t: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum_tt: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum_xt: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: items in the top group (T at or above the contest's fixed threshold)
+    top_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Picks per original option letter, by everyone and by the top group.
+    pick_a: Mapped[int] = mapped_column(BigInteger, default=0)
+    pick_b: Mapped[int] = mapped_column(BigInteger, default=0)
+    pick_c: Mapped[int] = mapped_column(BigInteger, default=0)
+    pick_d: Mapped[int] = mapped_column(BigInteger, default=0)
+    pick_e: Mapped[int] = mapped_column(BigInteger, default=0)
+    pick_f: Mapped[int] = mapped_column(BigInteger, default=0)
+    top_a: Mapped[int] = mapped_column(BigInteger, default=0)
+    top_b: Mapped[int] = mapped_column(BigInteger, default=0)
+    top_c: Mapped[int] = mapped_column(BigInteger, default=0)
+    top_d: Mapped[int] = mapped_column(BigInteger, default=0)
+    top_e: Mapped[int] = mapped_column(BigInteger, default=0)
+    top_f: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ItemStatState(db.Model):
+    """How far a contest's item statistics have counted: every attempt with
+    an id up to `watermark` is counted, except the ones in item_stat_pending
+    (open when last seen). Its row is also the refresh lock (FOR UPDATE)."""
+
+    __tablename__ = "item_stat_state"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    watermark: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: when the last refresh finished (the page's "统计更新于")
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: when the last full rebuild finished
+    rebuilt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: attempts counted so far
+    attempts: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ItemStatPending(db.Model):
+    """An attempt at or below the watermark that was still open when the
+    statistics last looked: counted by the first refresh after it finishes."""
+
+    __tablename__ = "item_stat_pending"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempt.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -6,6 +6,7 @@ bp = Blueprint("api", __name__)
 
 from . import (  # noqa: E402,F401
     admin_contests,
+    admin_items,
     admin_questions,
     admin_users,
     practice,

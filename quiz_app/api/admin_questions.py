@@ -133,6 +133,7 @@ def admin_regrade_preview(ext_id: str):
             "attempts_affected": preview.attempts_affected,
             "attempts_skipped": preview.attempts_skipped,
             "revision": preview.revision,
+            "scores_changed": preview.scores_changed,
         }
     )
 

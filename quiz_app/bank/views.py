@@ -3,7 +3,15 @@ phone preview, retire/restore, regrade), categories, import, export."""
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,6 +24,8 @@ from ..contest.regrade import regrade_preview, regrade_question
 from ..contest.services import clear_pool_cache
 from ..exports import CSV_TYPE, XLSX_TYPE
 from ..extensions import db
+from ..items import services as item_stats
+from ..items.views import FLAG_NAMES
 from ..models import Contest
 from ..params import MAX_DB_INT, parse_int
 from . import bp, browse, editing, staging
@@ -104,6 +114,9 @@ def _question_page(question, form: QuestionForm, status: int = 200):
     contests = list(
         db.session.scalars(select(Contest).order_by(Contest.starts_at.desc()))
     )
+    stats = item_stats.question_items(
+        question.id, item_stats.thresholds(current_app.config)
+    )
     return render_template(
         "bank/question.html",
         q=question,
@@ -111,6 +124,10 @@ def _question_page(question, form: QuestionForm, status: int = 200):
         revisions=editing.revisions_of(question),
         active_form=ActiveForm(),
         contests=contests,
+        item_stats=stats,
+        item_states={c.id: item_stats.state_of(c.id) for c, _ in stats},
+        chart_data=item_stats.chart_data(stats),
+        flag_names=FLAG_NAMES,
     ), status
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ..auth.services import audit
 from ..db import begin_write
 from ..extensions import db
+from ..items import services as item_stats
 from ..leaderboard import fallback, recompute
 from ..models import Attempt, User
 from .contests import contest_by_id
@@ -62,12 +63,14 @@ def disqualify_attempt(
     if attempt.finished_at is None:
         db.session.rollback()
         raise AttemptStillOpen()
+    contest = contest_by_id(attempt.contest_id)
+    # Out of the item statistics too (before the flag hides it from them).
+    item_stats.retract(contest, [attempt.id])
     attempt.disqualified_at = now
     attempt.disqualified_reason = reason
     attempt.disqualified_by = actor.id
     attempt.rank_key = None
     db.session.flush()
-    contest = contest_by_id(attempt.contest_id)
     fallback.refresh_best(contest, [attempt.user_id])
     audit(
         "disqualify",

@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, func, literal, select, update
 
 from ..auth.services import audit
 from ..extensions import db
+from ..items import services as item_stats
 from ..leaderboard import recompute
 from ..models import Attempt, AttemptAnswer, Contest, Question, QuestionRevision, User
 from ..stats import rollup as stats_rollup
@@ -36,7 +37,7 @@ class RegradeResult:
 def _older_items(contest_id: int, question: Question, current: QuestionRevision):
     """Items of finished attempts of the contest that hold an older revision
     of the question: (item id, attempt id, user id, that revision's type and
-    options)."""
+    options, the item's choices and mark)."""
     older = QuestionRevision.__table__.alias("older")
     return db.session.execute(
         select(
@@ -45,6 +46,8 @@ def _older_items(contest_id: int, question: Question, current: QuestionRevision)
             Attempt.user_id,
             older.c.type,
             older.c.options,
+            AttemptAnswer.choices,
+            AttemptAnswer.is_correct,
         )
         .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
         .join(older, older.c.id == AttemptAnswer.revision_id)
@@ -65,6 +68,8 @@ class RegradePreview:
     attempts_skipped: int
     #: the current revision number the regrade would score against
     revision: int
+    #: of the affected attempts, those whose score the regrade would change
+    scores_changed: int = 0
 
 
 def regrade_preview(contest_id: int, ext_id: str) -> RegradePreview:
@@ -84,7 +89,14 @@ def regrade_preview(contest_id: int, ext_id: str) -> RegradePreview:
     shape = (current.type, len(current.options))
     movable = {r.attempt_id for r in rows if (r.type, len(r.options)) == shape}
     skipped = {r.attempt_id for r in rows} - movable
-    return RegradePreview(len(movable), len(skipped), current.number)
+    # One item per question and attempt: a score moves iff the mark flips.
+    flips = {
+        r.attempt_id
+        for r in rows
+        if r.attempt_id in movable
+        and (r.choices == current.answer) != bool(r.is_correct)
+    }
+    return RegradePreview(len(movable), len(skipped), current.number, len(flips))
 
 
 def regrade_question(
@@ -127,6 +139,9 @@ def regrade_question(
         ).all()
     )
     if movable:
+        # The item statistics follow in this transaction: these attempts
+        # leave the sums as they were and come back re-scored.
+        item_stats.retract(contest, attempt_ids)
         db.session.execute(
             update(AttemptAnswer)
             .where(AttemptAnswer.id.in_([r.id for r in movable]))
@@ -137,6 +152,7 @@ def regrade_question(
         )
         _rescore(contest, attempt_ids)
         stats_rollup.reset(contest.id)  # which answers are correct changed
+        item_stats.restore(contest, attempt_ids)
     after = dict(
         db.session.execute(
             select(Attempt.id, Attempt.score).where(Attempt.id.in_(attempt_ids))

@@ -218,7 +218,12 @@ def test_regrade_counts_then_rescores(api, organizer, make_user, make_contest, a
     )
     patch(api, BASE + f"/{ext_id}", {"answer": new})
     preview = api.get(BASE + f"/{ext_id}/regrade?contest_id={contest.id}").get_json()
-    assert preview == {"attempts_affected": 1, "attempts_skipped": 0, "revision": 2}
+    assert preview == {
+        "attempts_affected": 1,
+        "attempts_skipped": 0,
+        "revision": 2,
+        "scores_changed": 1,  # the dry run says what the regrade below does
+    }
     r = api.post(BASE + f"/{ext_id}/regrade", {"contest_id": contest.id})
     assert r.status_code == 200
     assert r.get_json() == {
