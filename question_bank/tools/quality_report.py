@@ -72,13 +72,15 @@ def _row(
     ]
 
 
-def report(folder: Path) -> str:
+def report(folder: Path, reviewed: Path | None = None) -> str:
+    """The report; allowlists are read from `reviewed` (default: `folder`)."""
     questions = quality.load(folder)
+    reviewed = reviewed or folder
     pairs = quality.similarities(questions)
     near = quality.near_duplicates(
-        questions, quality.similar_allowed(folder), scores=pairs
+        questions, quality.similar_allowed(reviewed), scores=pairs
     )
-    leaks = quality.leaks(questions, quality.leaks_allowed(folder))
+    leaks = quality.leaks(questions, quality.leaks_allowed(reviewed))
     files = quality.by_file(questions)
     table = [["file", *(c for c, _ in COLUMNS)]]
     for name, qs in files.items():
@@ -122,7 +124,7 @@ def report(folder: Path) -> str:
         "Undated sources (source: rows)",
         [f"{s}: {n}" for s, n in undated.most_common()],
     )
-    section("Allowlist problems", quality.allowlist_problems(folder, questions))
+    section("Allowlist problems", quality.allowlist_problems(reviewed, questions))
     scores = [s for s, _, _ in pairs]
     section(
         "Similarity distribution (pairs at or above)",
@@ -137,9 +139,15 @@ def report(folder: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bank", type=Path, default=ROOT / "question_bank")
+    parser.add_argument(
+        "--allowlists",
+        type=Path,
+        metavar="FOLDER",
+        help="bank folder whose review/*-allowed.csv to use (default: --bank)",
+    )
     args = parser.parse_args(argv)
     try:
-        print(report(args.bank))
+        print(report(args.bank, args.allowlists))
     except quality.BankUnreadable as exc:
         print(f"the bank cannot be read:\n{exc}", file=sys.stderr)
         return 2
