@@ -112,6 +112,10 @@ def report(folder: Path, reviewed: Path | None = None) -> str:
     )
     section("Stem self-cues", [f"{i}: {o}" for i, o in quality.stem_cues(questions)])
     section(
+        "Word hints, for review only (just the keyed options share a stem word)",
+        [f"{i}: {w}" for i, w in quality.word_cues(questions)],
+    )
+    section(
         "Keyed-set patterns", [f"{i}: {p}" for i, p in quality.pattern_cues(questions)]
     )
     section(

@@ -277,6 +277,32 @@ def stem_cues(questions: list[Question]) -> list[tuple[str, str]]:
     return out
 
 
+def word_cues(questions: list[Question], common: int = 15) -> list[tuple[str, str]]:
+    """(id, shared words) where exactly the keyed options share a two-character
+    word with the stem (bigrams in more than `common` stems do not count).
+
+    A softer cue than `stem_cues`, with more false alarms (a stem about 商标
+    may rightly have 商标 in its key): the report lists it for reviewers; no
+    test enforces it.
+    """
+
+    def bigrams(text: str) -> set[str]:
+        t = norm(text)
+        return {t[i : i + 2] for i in range(len(t) - 1)}
+
+    df = Counter(g for q in questions for g in bigrams(q.row.stem))
+    out = []
+    for q in questions:
+        if q.row.type == "judge":
+            continue
+        words = {g for g in bigrams(q.row.stem) if df[g] <= common}
+        sharing = [o for o in q.row.options if bigrams(o) & words]
+        if sharing and sorted(sharing) == sorted(q.keyed):
+            shared = sorted(set().union(*(bigrams(o) & words for o in sharing)))
+            out.append((q.id, "、".join(shared)))
+    return out
+
+
 def _common_prefix(texts: list[str]) -> str:
     first, last = min(texts), max(texts)
     n = 0

@@ -8,6 +8,10 @@ anything.
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -300,3 +304,39 @@ def test_a_source_needs_a_version_or_date(source, dated):
     row = _q("x-1", "题干")
     row = quality.Question(row.file, BankRow(**{**row.row.__dict__, "source": source}))
     assert (quality.undated_sources([row]) == []) is dated
+
+
+def test_word_cue_finds_a_stem_word_only_the_key_shares():
+    cued = _q(
+        "x-1", "商品上的商标旁边标注R，表示什么？", ["该商标已经注册", "产品合格"]
+    )
+    fair = _q("x-2", "商品上标注R表示什么？", ["商标已注册", "商品合格"])
+    assert quality.word_cues([cued, fair]) == [("x-1", "商标")]
+
+
+def _report_module():
+    path = BANK / "tools" / "quality_report.py"
+    spec = importlib.util.spec_from_file_location("quality_report", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_counts_a_bank_and_a_group_ends_a_leak(tmp_path):
+    bank = tmp_path / "bank"
+    shutil.copytree(BANK, bank, ignore=shutil.ignore_patterns("tools", "*.md", "*.txt"))
+    report = _report_module().report
+    before = report(bank)
+    assert "ecology-003 (stem) names '2030年', key of ecology-001" in before
+    assert re.search(r"^\s+BANK\s+180\s", before, re.M)
+    path = bank / "ecology.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[0].append("group")
+    for row in rows[1:]:
+        row.append("peak" if row[0] in ("ecology-001", "ecology-003") else "")
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    after = report(bank)
+    assert "key of ecology-001" not in after
+    assert "frontier-025 (stem) names '墨子号', key of frontier-010" in after
