@@ -322,19 +322,42 @@ def _report_module():
     return module
 
 
+def _plant(bank, filename, qid, extra):
+    """Append `extra` to one question's stem in a copied bank."""
+    path = bank / filename
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    stem = rows[0].index("stem")
+    for row in rows[1:]:
+        if row[0] == qid:
+            row[stem] = row[stem].rstrip("？?") + extra
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
 def test_report_counts_a_bank_and_a_group_ends_a_leak(tmp_path):
+    """The issue's two examples, planted again in a copy of the edited bank:
+    the report names both leaks, and an exclusion group ends one of them."""
     bank = tmp_path / "bank"
     shutil.copytree(BANK, bank, ignore=shutil.ignore_patterns("tools", "*.md", "*.txt"))
     report = _report_module().report
+    assert "key of ecology-001" not in report(bank)
+    _plant(bank, "ecology.csv", "ecology-003", "（我国力争2030年前碳达峰）？")
+    _plant(bank, "frontier.csv", "frontier-025", "（如墨子号）？")
     before = report(bank)
     assert "ecology-003 (stem) names '2030年', key of ecology-001" in before
     assert re.search(r"^\s+BANK\s+180\s", before, re.M)
     path = bank / "ecology.csv"
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    rows[0].append("group")
+    if "group" not in rows[0]:
+        rows[0].append("group")
+        for row in rows[1:]:
+            row.append("")
+    group = rows[0].index("group")
     for row in rows[1:]:
-        row.append("peak" if row[0] in ("ecology-001", "ecology-003") else "")
+        if row[0] in ("ecology-001", "ecology-003"):
+            row[group] = "peak"
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
     after = report(bank)
