@@ -22,6 +22,8 @@ HEADER = [
     "explanation",
     "source",
 ]
+# The optional 15th column: an exclusion group (an ASCII label or empty).
+GROUP = "group"
 LETTERS = "ABCDEF"
 
 
@@ -29,8 +31,9 @@ def check(path: str) -> int:
     bad = 0
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    if rows[0] != HEADER:
-        print(f"{path}: bad header {rows[0]}")
+    header = rows[0]
+    if header not in (HEADER, [*HEADER, GROUP]):
+        print(f"{path}: bad header {header}")
         return 1
     types, diffs, stems, ids = Counter(), Counter(), Counter(), Counter()
     for line, raw in enumerate(rows[1:], start=2):
@@ -40,10 +43,15 @@ def check(path: str) -> int:
             bad += 1
             print(f"{path}:{line}: {msg}")
 
-        if len(raw) != len(HEADER):
-            err(f"{len(raw)} cells, expected {len(HEADER)}")
+        if len(raw) != len(header):
+            err(f"{len(raw)} cells, expected {len(header)}")
             continue
-        r = dict(zip(HEADER, raw, strict=True))
+        r = dict(zip(header, raw, strict=True))
+        group = r.get(GROUP, "")
+        if group and not (
+            group.isascii() and group.replace("-", "").replace("_", "").isalnum()
+        ):
+            err("group must be ASCII letters, digits, - and _")
         ids[r["id"]] += 1
         stems[r["stem"].strip()] += 1
         types[r["type"]] += 1

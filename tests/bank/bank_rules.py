@@ -7,7 +7,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from quiz_app.bank.fileformat import BankFileError, check_table, read_table
+from quiz_app.bank.fileformat import BankFileError, BankRow, check_table, read_table
 
 MIN_TOTAL = 600
 MIN_PER_CATEGORY = 30
@@ -19,30 +19,54 @@ def _norm(stem: str) -> str:
     return re.sub(r"[\W_]+", "", stem).lower()
 
 
-def bank_problems(folder: Path) -> list[str]:
-    """Every rule broken by the bank in `folder`; empty when it is sound."""
-    problems: list[str] = []
+def read_categories(folder: Path) -> tuple[list[str], set[str]]:
+    """The header of `categories.csv` and its category codes."""
     with (folder / "categories.csv").open(encoding="utf-8", newline="") as fh:
         cat_rows = list(csv.reader(fh))
-    if cat_rows[0] != ["code", "name", "description"]:
+    return cat_rows[0], {r[0] for r in cat_rows[1:]}
+
+
+def question_files(folder: Path) -> list[Path]:
+    """The bank's question files (every CSV but `categories.csv`), in name order."""
+    return sorted(p for p in folder.glob("*.csv") if p.name != "categories.csv")
+
+
+def read_bank(
+    folder: Path,
+) -> tuple[dict[str, list[BankRow]], list[str]]:
+    """Every question file read with the real importer's reader.
+
+    Returns the checked rows per file name and the problems found while
+    reading (a BOM, or the rows the importer would reject; such a file has
+    no rows in the result).
+    """
+    header, categories = read_categories(folder)
+    problems: list[str] = []
+    if header != ["code", "name", "description"]:
         problems.append("categories.csv: bad header")
-    categories = {r[0] for r in cat_rows[1:]}
-    ids: dict[str, str] = {}
-    stems: dict[str, str] = {}
-    per_cat: dict[str, Counter] = defaultdict(Counter)
-    difficulty: Counter = Counter()
-    files = sorted(p for p in folder.glob("*.csv") if p.name != "categories.csv")
-    for path in files:
+    files: dict[str, list[BankRow]] = {}
+    for path in question_files(folder):
         data = path.read_bytes()
         if data.startswith(b"\xef\xbb\xbf"):
             problems.append(f"{path.name}: has a UTF-8 BOM")
         try:
-            rows = check_table(read_table(data, path.name), categories)
+            files[path.name] = check_table(read_table(data, path.name), categories)
         except BankFileError as exc:
             problems.extend(f"{path.name}: {e}" for e in exc.errors)
-            continue
+    return files, problems
+
+
+def bank_problems(folder: Path) -> list[str]:
+    """Every rule broken by the bank in `folder`; empty when it is sound."""
+    _, categories = read_categories(folder)
+    files, problems = read_bank(folder)
+    ids: dict[str, str] = {}
+    stems: dict[str, str] = {}
+    per_cat: dict[str, Counter] = defaultdict(Counter)
+    difficulty: Counter = Counter()
+    for name, rows in files.items():
         for row in rows:
-            where = f"{path.name}:{row.line}"
+            where = f"{name}:{row.line}"
             if row.ext_id in ids:
                 problems.append(f"{where}: id {row.ext_id} also at {ids[row.ext_id]}")
             ids[row.ext_id] = where
