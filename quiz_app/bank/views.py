@@ -47,6 +47,10 @@ def _bad_request(message: str):
     return render_template("error.html", code=400, message=message), 400
 
 
+def _not_found(message: str = "题目不存在"):
+    return render_template("error.html", code=404, message=message), 404
+
+
 @bp.get("/admin/questions")
 @roles_required(*ORGANIZERS)
 def questions():
@@ -137,7 +141,7 @@ def question(ext_id: str):
     try:
         q = browse.find(ext_id)
     except editing.NotInBank:
-        return render_template("error.html", code=404, message="题目不存在"), 404
+        return _not_found()
     form = _question_form(formdata=None)
     form.fill(editing.values_of(q))
     return _question_page(q, form)
@@ -149,7 +153,7 @@ def edit_question(ext_id: str):
     try:
         q = browse.find(ext_id)
     except editing.NotInBank:
-        return render_template("error.html", code=404, message="题目不存在"), 404
+        return _not_found()
     form = _question_form()
     form.ext_id.data = ext_id  # the id is never edited
     if form.validate_on_submit():
@@ -187,7 +191,7 @@ def set_active(ext_id: str):
             ext_id, active, actor=current_user, ip=request.remote_addr, now=utcnow()
         )
     except editing.NotInBank:
-        return render_template("error.html", code=404, message="题目不存在"), 404
+        return _not_found()
     flash("已恢复使用" if active else "已停用：新的答题不再抽到这道题", "success")
     return redirect(url_for("bank.question", ext_id=ext_id), 303)
 
@@ -199,11 +203,11 @@ def preview(ext_id: str):
     try:
         q = browse.find(ext_id)
     except editing.NotInBank:
-        return render_template("error.html", code=404, message="题目不存在"), 404
+        return _not_found()
     rev_no = parse_int(request.args.get("revision") or str(q.revision), lo=1, hi=999)
     revision = next((r for r, _ in editing.revisions_of(q) if r.number == rev_no), None)
     if revision is None:
-        return render_template("error.html", code=404, message="没有这个版本"), 404
+        return _not_found("没有这个版本")
     resp = Response(render_template("bank/preview.html", q=q, rev=revision))
     # Shown framed on the question page (the rest of the site refuses frames).
     resp.headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -226,12 +230,12 @@ def regrade_confirm(ext_id: str):
     """Step one: how many finished attempts hold an older revision."""
     contest = _contest_arg(request.args.get("contest_id"))
     if contest is None:
-        return render_template("error.html", code=404, message="请选择竞赛"), 404
+        return _not_found("请选择竞赛")
     try:
         q = browse.find(ext_id)
         preview = regrade_preview(contest.id, ext_id)
     except (editing.NotInBank, NotFound):
-        return render_template("error.html", code=404, message="题目不存在"), 404
+        return _not_found()
     form = RegradeForm(contest_id=str(contest.id))
     return render_template(
         "bank/regrade.html", q=q, contest=contest, preview=preview, form=form
@@ -251,7 +255,7 @@ def regrade(ext_id: str):
             contest.id, ext_id, actor=current_user, ip=request.remote_addr, now=utcnow()
         )
     except NotFound:
-        return render_template("error.html", code=404, message="题目不存在"), 404
+        return _not_found()
     message = (
         f"重新评分完成：{result.attempts_rescored} 份答卷按当前答案重新评分，"
         f"其中 {result.scores_changed} 份分数有变化"
@@ -330,7 +334,7 @@ def edit_category(code: str):
                 now=utcnow(),
             )
         except editing.NotInBank:
-            return render_template("error.html", code=404, message="分类不存在"), 404
+            return _not_found("分类不存在")
         except editing.QuestionInvalid as exc:
             db.session.rollback()
             form.show_errors(exc.fields)
