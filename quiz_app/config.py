@@ -112,10 +112,14 @@ class Config:
     )
     STAFF_SESSION_IDLE_S = int(os.environ.get("STAFF_SESSION_IDLE_S", "1800"))
     STAFF_SESSION_MAX_S = int(os.environ.get("STAFF_SESSION_MAX_S", "28800"))
-    # The cookie only has to outlive the longest server-side idle limit; it is
-    # renewed on every response (Flask's SESSION_REFRESH_EACH_REQUEST).
+    # The cookie only has to outlive the longest server-side idle limit. It is
+    # re-sent only when the session row's last use is recorded (at most every
+    # 300 s, auth.services.SESSION_TOUCH_S), not on every response: re-signing
+    # the cookie cost about a third of a /healthz request, and phones download
+    # a Set-Cookie header less often. Hence the 300 s on top of the idle limit.
+    SESSION_REFRESH_EACH_REQUEST = False
     PERMANENT_SESSION_LIFETIME = int(
-        os.environ.get("SESSION_LIFETIME_S", str(CITIZEN_SESSION_IDLE_S))
+        os.environ.get("SESSION_LIFETIME_S", str(CITIZEN_SESSION_IDLE_S + 300))
     )
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 

@@ -307,15 +307,17 @@ def set_disabled(user: User, disabled: bool) -> None:
     db.session.commit()
 
 
-def touch_session(session_id: int, last_seen_at: datetime, *, now: datetime) -> None:
-    """Record use of a session, at most every SESSION_TOUCH_S (commits then)."""
+def touch_session(session_id: int, last_seen_at: datetime, *, now: datetime) -> bool:
+    """Record use of a session, at most every SESSION_TOUCH_S (commits then);
+    True when it was recorded."""
     if (now - last_seen_at).total_seconds() < SESSION_TOUCH_S:
-        return
+        return False
     begin_write()  # after a GET's deferred read on SQLite
     db.session.execute(
         update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
     )
     db.session.commit()
+    return True
 
 
 class SessionPrincipal(NamedTuple):

@@ -60,7 +60,11 @@ def touch_session(response):
     seen = g.pop("seen_session", None)
     if seen is not None:
         try:
-            accounts.touch_session(*seen, now=utcnow())
+            if accounts.touch_session(*seen, now=utcnow()):
+                # The cookie's expiry moves with the recorded use (Flask does
+                # not re-send an unchanged session: SESSION_REFRESH_EACH_REQUEST
+                # is off).
+                session.modified = True
         except SQLAlchemyError:  # a bookkeeping write never fails a request
             db.session.rollback()
             log.warning("could not record the last use of session %s", seen[0])

@@ -106,3 +106,33 @@ def test_login_cookie_survives_a_browser_restart(app, make_user):
         h for h in r.headers.getlist("Set-Cookie") if h.startswith("session=")
     )
     assert "Expires=" in cookie
+
+
+def _session_cookies(response) -> list[str]:
+    return [
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")
+    ]
+
+
+def test_cookie_is_resent_only_when_the_use_is_recorded(app, make_user):
+    """An ordinary request sends no Set-Cookie (nothing to re-sign); once the
+    recorded use is older than the touch interval, the request that records
+    it also renews the cookie's expiry, which stays past the idle limit."""
+    citizen = make_user()
+    api = Api(app.test_client())
+    api.login(citizen)
+    api.get("/api/v1/me/attempts")  # settles the CSRF token and protection id
+    r = api.get("/api/v1/me/attempts")
+    assert r.status_code == 200
+    assert _session_cookies(r) == []
+    age_sessions(app, citizen, idle=timedelta(seconds=accounts.SESSION_TOUCH_S + 5))
+    r = api.get("/api/v1/me/attempts")
+    assert r.status_code == 200
+    (renewed,) = _session_cookies(r)
+    assert "Expires=" in renewed
+    assert (
+        app.permanent_session_lifetime.total_seconds()
+        >= app.config["CITIZEN_SESSION_IDLE_S"] + accounts.SESSION_TOUCH_S
+    )
+    # Recorded now: the next request needs no new cookie.
+    assert _session_cookies(api.get("/api/v1/me/attempts")) == []
