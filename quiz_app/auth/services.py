@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
@@ -371,6 +371,19 @@ class LoadedSession(NamedTuple):
     last_seen_at: datetime
 
 
+#: built once: every logged-in request runs it (see load_session)
+_LOAD_SESSION = (
+    select(User, UserSession.id, UserSession.created_at, UserSession.last_seen_at)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        UserSession.token == bindparam("p_token"),
+        UserSession.user_id == bindparam("p_user"),
+        UserSession.revoked.is_(False),
+        User.disabled.is_(False),
+    )
+)
+
+
 def load_session(
     cookie_id: str | None, *, now: datetime, config
 ) -> LoadedSession | None:
@@ -381,14 +394,7 @@ def load_session(
     if claim is None:
         return None
     row = db.session.execute(
-        select(User, UserSession.id, UserSession.created_at, UserSession.last_seen_at)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            UserSession.token == claim.session_token,
-            UserSession.user_id == claim.id,
-            UserSession.revoked.is_(False),
-            User.disabled.is_(False),
-        )
+        _LOAD_SESSION, {"p_token": claim.session_token, "p_user": claim.id}
     ).first()
     if row is None:
         return None

@@ -10,9 +10,23 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import day_bounds, local_day
 from ..db import begin_write
@@ -23,6 +37,18 @@ from .contests import contest_by_id
 from .drawing import draw_questions, question_pool
 from .errors import AttemptClosed, ContestNotOpen, DailyLimitReached, NotFound
 from .queries import ITEM_COLUMNS, ItemRow, item_rows, open_attempt
+
+#: built once (see start_attempt): the open attempt's id and today's count
+_OPEN_AND_TODAY = select(
+    func.max(Attempt.id).filter(Attempt.finished_at.is_(None)),
+    func.count(Attempt.id).filter(
+        Attempt.started_at >= bindparam("p_day_start", type_=Attempt.started_at.type),
+        Attempt.started_at < bindparam("p_day_end", type_=Attempt.started_at.type),
+    ),
+).where(
+    Attempt.user_id == bindparam("p_user"),
+    Attempt.contest_id == bindparam("p_contest"),
+)
 
 
 def start_attempt(
@@ -42,12 +68,13 @@ def start_attempt(
     # One query: the open attempt (if any) and today's count.
     day_start, day_end = day_bounds(local_day(now, contest.timezone), contest.timezone)
     open_id, today = db.session.execute(
-        select(
-            func.max(Attempt.id).filter(Attempt.finished_at.is_(None)),
-            func.count(Attempt.id).filter(
-                Attempt.started_at >= day_start, Attempt.started_at < day_end
-            ),
-        ).where(Attempt.user_id == user.id, Attempt.contest_id == contest.id)
+        _OPEN_AND_TODAY,
+        {
+            "p_user": user.id,
+            "p_contest": contest.id,
+            "p_day_start": day_start,
+            "p_day_end": day_end,
+        },
     ).one()
     if open_id is not None:
         existing = db.session.get(Attempt, open_id)
@@ -61,27 +88,33 @@ def start_attempt(
     rng = rng or random.Random(secrets.randbits(64))
     drawn = draw_questions(contest, question_pool(), rng)
     deadline = min(now + timedelta(seconds=contest.time_limit_s), contest.ends_at)
-    attempt = Attempt(
-        user_id=user.id, contest_id=contest.id, started_at=now, deadline_at=deadline
-    )
-    db.session.add(attempt)
     try:
-        db.session.flush()
-        # Core bulk insert: one multi-row statement, no ORM objects.
-        db.session.execute(
-            insert(AttemptAnswer),
-            [
-                {
-                    "attempt_id": attempt.id,
-                    "position": pos,
-                    "question_id": item.id,
-                    "revision_id": item.revision_id,
-                    "option_order": order,
-                    "version": 0,
-                }
-                for pos, (item, order) in enumerate(drawn, start=1)
-            ],
-        )
+        if db.engine.dialect.name == "postgresql":
+            attempt = _insert_attempt_pg(user, contest, now, deadline, drawn)
+        else:
+            attempt = Attempt(
+                user_id=user.id,
+                contest_id=contest.id,
+                started_at=now,
+                deadline_at=deadline,
+            )
+            db.session.add(attempt)
+            db.session.flush()
+            # Core bulk insert: one multi-row statement, no ORM objects.
+            db.session.execute(
+                insert(AttemptAnswer),
+                [
+                    {
+                        "attempt_id": attempt.id,
+                        "position": pos,
+                        "question_id": item.id,
+                        "revision_id": item.revision_id,
+                        "option_order": order,
+                        "version": 0,
+                    }
+                    for pos, (item, order) in enumerate(drawn, start=1)
+                ],
+            )
         db.session.commit()
         # The freshly drawn items, so the response needs no query to read them.
         attempt.fresh_rows = [
@@ -98,18 +131,118 @@ def start_attempt(
     return attempt, True
 
 
+def _start_statement():
+    """PostgreSQL, built once: insert the attempt and its drawn items in one
+    statement (the attempt INSERT feeds the items through a data-modifying CTE;
+    the items come as four parallel arrays)."""
+    new = (
+        insert(Attempt)
+        .values(
+            user_id=bindparam("p_user"),
+            contest_id=bindparam("p_contest"),
+            started_at=bindparam("p_started", type_=Attempt.started_at.type),
+            deadline_at=bindparam("p_deadline", type_=Attempt.deadline_at.type),
+        )
+        .returning(Attempt.id)
+        .cte("new_attempt")
+    )
+    items = (
+        func.unnest(
+            bindparam("p_positions", type_=ARRAY(Integer)),
+            bindparam("p_questions", type_=ARRAY(Integer)),
+            bindparam("p_revisions", type_=ARRAY(Integer)),
+            bindparam("p_orders", type_=ARRAY(String)),
+        )
+        .table_valued("position", "question_id", "revision_id", "option_order")
+        .render_derived(name="drawn")
+    )
+    source = select(
+        new.c.id,
+        items.c.position,
+        items.c.question_id,
+        items.c.revision_id,
+        items.c.option_order,
+        literal_column("0"),
+    ).select_from(new.join(items, true()))
+    columns = [
+        "attempt_id",
+        "position",
+        "question_id",
+        "revision_id",
+        "option_order",
+        "version",
+    ]
+    return (
+        insert(AttemptAnswer)
+        .from_select(columns, source)
+        .add_cte(new)
+        .returning(AttemptAnswer.attempt_id)
+    )
+
+
+_START = None
+
+
+def _insert_attempt_pg(user, contest, now, deadline, drawn) -> Attempt:
+    """One round trip for the new attempt and its items (PostgreSQL); returns
+    the attempt as a clean persistent object (nothing left to flush)."""
+    global _START
+    if _START is None:
+        _START = _start_statement()
+    attempt_id = (
+        db.session.connection()
+        .execute(
+            _START,
+            {
+                "p_user": user.id,
+                "p_contest": contest.id,
+                "p_started": now,
+                "p_deadline": deadline,
+                "p_positions": list(range(1, len(drawn) + 1)),
+                "p_questions": [item.id for item, _ in drawn],
+                "p_revisions": [item.revision_id for item, _ in drawn],
+                "p_orders": [order for _, order in drawn],
+            },
+        )
+        .scalars()
+        .first()
+    )
+    attempt = Attempt(
+        id=attempt_id,
+        user_id=user.id,
+        contest_id=contest.id,
+        started_at=now,
+        deadline_at=deadline,
+        finished_at=None,
+        finish_kind=None,
+        score=None,
+        correct_count=None,
+        duration_ms=None,
+        rank_key=None,
+        disqualified_at=None,
+        disqualified_reason=None,
+        disqualified_by=None,
+    )
+    make_transient_to_detached(attempt)
+    db.session.add(attempt)
+    return attempt
+
+
 def lock_attempt(attempt_id: int, user: User) -> Attempt:
     """Load and lock the attempt row for this request (FOR UPDATE on PostgreSQL;
     SQLite transactions already hold the write lock)."""
-    attempt = db.session.scalars(
-        select(Attempt)
-        .where(Attempt.id == attempt_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    attempt = db.session.scalars(_LOCK, {"p_attempt": attempt_id}).first()
     if attempt is None or attempt.user_id != user.id:
         raise NotFound()
     return attempt
+
+
+_LOCK = (
+    select(Attempt)
+    .where(Attempt.id == bindparam("p_attempt"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def get_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> Attempt:
@@ -126,41 +259,63 @@ def get_attempt(attempt_id: int, user: User, *, now: datetime, grace_s: int) -> 
     return attempt
 
 
+#: the marking UPDATE, built once per process (see mark_items)
+_MARK = (
+    update(AttemptAnswer)
+    .where(
+        AttemptAnswer.attempt_id == bindparam("p_attempt"),
+        QuestionRevision.id == AttemptAnswer.revision_id,
+    )
+    .values(
+        is_correct=AttemptAnswer.choices.is_not_distinct_from(QuestionRevision.answer)
+    )
+)
+_MARK_RETURNING = _MARK.returning(*ITEM_COLUMNS)
+
+
 def mark_items(attempt_id: int) -> list[ItemRow]:
     """Mark every item of the attempt right or wrong against the key of the
-    revision it drew (flush only); returns the items in display order."""
-    mark = (
-        update(AttemptAnswer)
-        .where(
-            AttemptAnswer.attempt_id == attempt_id,
-            QuestionRevision.id == AttemptAnswer.revision_id,
-        )
-        .values(
-            is_correct=AttemptAnswer.choices.is_not_distinct_from(
-                QuestionRevision.answer
-            )
-        )
-    )
+    revision it drew (in the session's transaction); returns the items in
+    display order. Run as a Core statement on the session's connection: the
+    ORM's bulk-update path cost more than the statement itself."""
+    conn = db.session.connection()
     if db.engine.dialect.name == "postgresql":
         # One round trip: RETURNING may name the joined revision there.
-        return sorted(
-            (ItemRow(*r) for r in db.session.execute(mark.returning(*ITEM_COLUMNS))),
-            key=lambda r: r.position,
-        )
+        found = conn.execute(_MARK_RETURNING, {"p_attempt": attempt_id})
+        return sorted((ItemRow(*r) for r in found), key=lambda r: r.position)
     # SQLite's RETURNING cannot name the FROM table: read back separately.
-    db.session.execute(mark)
+    conn.execute(_MARK, {"p_attempt": attempt_id})
     return item_rows(attempt_id)
+
+
+class _Result(NamedTuple):
+    finished_at: datetime
+    finish_kind: str
+    duration_ms: int
+
+
+class _Scored(NamedTuple):
+    correct_count: int
+    score: int
+    rank_key: int
+
+
+def scored(
+    contest: Contest, rows: list[ItemRow], duration_ms: int, finished_at: datetime
+) -> _Scored:
+    """Correct count, score and rank key from an attempt's marked items."""
+    correct = sum(1 for r in rows if r.is_correct)
+    score = correct * contest.points_per_question
+    return _Scored(
+        correct, score, contest.codec.encode(score, duration_ms, finished_at)
+    )
 
 
 def apply_score(attempt: Attempt, contest: Contest, rows: list[ItemRow]) -> None:
     """Set score, correct count and rank key of a finished attempt from its
     marked items (no flush)."""
-    correct = sum(1 for r in rows if r.is_correct)
-    attempt.correct_count = correct
-    attempt.score = correct * contest.points_per_question
-    attempt.rank_key = contest.codec.encode(
-        attempt.score, attempt.duration_ms, attempt.finished_at
-    )
+    result = scored(contest, rows, attempt.duration_ms, attempt.finished_at)
+    attempt.correct_count, attempt.score, attempt.rank_key = result
 
 
 def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
@@ -169,9 +324,18 @@ def _finish(attempt: Attempt, *, finished_at: datetime, kind: str) -> None:
     rows = mark_items(attempt.id)
     attempt.fresh_rows = rows  # the result needs no second query
     duration = min(finished_at, attempt.deadline_at) - attempt.started_at
-    attempt.finished_at = finished_at
-    attempt.finish_kind = kind
-    attempt.duration_ms = max(int(duration.total_seconds() * 1000), 0)
+    result = _Result(finished_at, kind, max(int(duration.total_seconds() * 1000), 0))
+    if db.engine.dialect.name == "postgresql":
+        # One statement stores the result and moves the citizen's best; the
+        # object gets the same values as committed state (nothing to flush).
+        for name, value in zip(_Result._fields, result, strict=True):
+            set_committed_value(attempt, name, value)
+        score = scored(contest, rows, result.duration_ms, finished_at)
+        for name, value in zip(_Scored._fields, score, strict=True):
+            set_committed_value(attempt, name, value)
+        boards.store_finish_and_best(attempt)
+        return
+    attempt.finished_at, attempt.finish_kind, attempt.duration_ms = result
     apply_score(attempt, contest, rows)
     db.session.flush()
     # The citizen's best (contest_best) moves in this same transaction.

@@ -392,3 +392,70 @@ def sql_board(contest: Contest, scope: Scope, limit: int, user_id: int | None) -
         else:
             me = _my_rank_from_best(contest, scope, user_id, counts)
     return Board(entries, me, True, total)
+
+
+def _finish_statement():
+    """PostgreSQL: store a finished attempt's result and move the citizen's
+    best in one statement: the attempt UPDATE feeds the contest_best upsert
+    through a data-modifying CTE, instead of an ORM flush and a second round
+    trip. Same rule as record_best: only a strictly better key replaces the
+    stored best. Written as SQL text because SQLAlchemy does not cache the
+    compiled form of PostgreSQL's INSERT ... ON CONFLICT (it compiled the
+    upsert on every finish)."""
+    from sqlalchemy import bindparam, text
+
+    from ..models import UTCDateTime
+
+    return text(
+        """
+        WITH done AS (
+            UPDATE attempt
+               SET finished_at = :p_finished_at, finish_kind = :p_finish_kind,
+                   score = :p_score, correct_count = :p_correct,
+                   duration_ms = :p_duration, rank_key = :p_rank_key
+             WHERE id = :p_attempt
+         RETURNING id, user_id, contest_id, rank_key, score, duration_ms,
+                   finished_at
+        )
+        INSERT INTO contest_best AS best
+               (contest_id, user_id, region_code, rank_key, score, duration_ms,
+                finished_at, attempt_id)
+        SELECT done.contest_id, done.user_id, u.region_code, done.rank_key,
+               done.score, done.duration_ms, done.finished_at, done.id
+          FROM done JOIN "user" AS u ON u.id = done.user_id
+        ON CONFLICT (contest_id, user_id) DO UPDATE
+           SET region_code = excluded.region_code,
+               rank_key = excluded.rank_key, score = excluded.score,
+               duration_ms = excluded.duration_ms,
+               finished_at = excluded.finished_at,
+               attempt_id = excluded.attempt_id
+         WHERE excluded.rank_key > best.rank_key
+        """
+    ).bindparams(bindparam("p_finished_at", type_=UTCDateTime()))
+
+
+_FINISH = None
+
+
+def store_finish_and_best(attempt: Attempt) -> None:
+    """PostgreSQL only: write the finished attempt's result columns (as set on
+    `attempt`, which the caller keeps clean) and upsert the citizen's best, in
+    the caller's transaction, one round trip."""
+    global _FINISH
+    if _FINISH is None:
+        _FINISH = _finish_statement()
+    # On the session's connection (same transaction), as a Core statement:
+    # through Session.execute an ORM insert with parameters takes the ORM
+    # bulk path.
+    db.session.connection().execute(
+        _FINISH,
+        {
+            "p_attempt": attempt.id,
+            "p_finished_at": attempt.finished_at,
+            "p_finish_kind": attempt.finish_kind,
+            "p_score": attempt.score,
+            "p_correct": attempt.correct_count,
+            "p_duration": attempt.duration_ms,
+            "p_rank_key": attempt.rank_key,
+        },
+    )

@@ -20,7 +20,13 @@ from . import boards, common, fallback
 from . import rebuild as _rebuild
 from .boards import record_finished
 from .common import BadScope, Board, Entry, MyRank, Scope, board_key, parse_scope
-from .fallback import fill_best, record_best, sql_board, sql_ranking
+from .fallback import (
+    fill_best,
+    record_best,
+    sql_board,
+    sql_ranking,
+    store_finish_and_best,
+)
 from .rebuild import rebuild, rebuild_if_missing, wait_for_background_rebuilds
 from .recompute import refresh_users, rename_users, restore_users
 
@@ -37,6 +43,7 @@ __all__ = [
     "rebuild",
     "rebuild_if_missing",
     "record_best",
+    "store_finish_and_best",
     "record_finished",
     "refresh_users",
     "rename_users",
