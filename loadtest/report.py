@@ -39,6 +39,18 @@ class CpuMeter:
                 elif p.info["pid"] == npid or p.info["ppid"] == npid:
                     groups["nginx"] += cpu
                 elif p.info["name"].startswith("postgres"):
+                    # A backend's title is "postgres: <user> <database> ...":
+                    # another database's backends (a test suite, a benchmark
+                    # on the same server) are not this run's; the shared
+                    # background processes (WAL writer, checkpointer) are.
+                    words = " ".join(p.info["cmdline"] or []).split()
+                    # drop "postgres:" and a cluster name ("15/main:")
+                    rest = [w for w in words[:2] if not w.endswith(":")] + words[2:]
+                    backend = len(rest) >= 3 and (
+                        "(" in rest[2] or rest[2] == "[local]"
+                    )
+                    if self.stack.db_name and backend and rest[1] != self.stack.db_name:
+                        continue
                     groups["postgres"] += cpu
                 elif p.info["pid"] in vpids:
                     groups["valkey"] += cpu

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from checks import check_invariants, request_failures
 from report import CpuMeter, probe_summary, rps, scenario_summary
@@ -158,6 +159,17 @@ def run_scenario(
     before = meter.sample()
     t_run = time.monotonic()
     started = time.time()
+    # The measured window of a steady run starts after the arrivals and the
+    # settle time (when Locust's figures are reset): sample the CPU there too.
+    window: dict = {}
+    timer = None
+    if args.shape == "steady":
+        timer = threading.Timer(
+            args.users / args.ramp_rate + args.settle,
+            lambda: window.update(before=meter.sample(), at=time.time()),
+        )
+        timer.daemon = True
+        timer.start()
     classes = ["Citizen", "NewCitizen", "Spectator"] + (
         ["Staff"] if staff_users else []
     )
@@ -178,6 +190,9 @@ def run_scenario(
     )
     wall = time.monotonic() - t_run
     after = meter.sample()
+    ended = time.time()
+    if timer is not None:
+        timer.cancel()
     stack.stop_app()
     failures = check_invariants(env, stack.report, stack.info["contest_id"])
     failures += request_failures(rows, args)
@@ -186,12 +201,50 @@ def run_scenario(
     cutoff = started + (
         args.users / args.ramp_rate + args.settle if args.shape == "steady" else 0
     )
+    if "before" in window:
+        summary += cost_per_attempt(
+            env, meter.spent(window["before"], after), window["at"], ended
+        )
     p95 = citizen_p95(latency_dir, cutoff)
     if p95 is not None:
         summary.append(
             f"citizens' p95 (all non-staff requests after settle): {p95:.0f} ms"
         )
     return failures, summary, p95
+
+
+def cost_per_attempt(
+    env: dict[str, str], cpu: dict[str, float], start: float, end: float
+) -> list[str]:
+    """CPU milliseconds (app + PostgreSQL + PgBouncer + Valkey; nginx and
+    Locust apart) per attempt finished in the measured window."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(env["DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            finished = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM attempt WHERE finished_at >= :a"
+                    " AND finished_at < :b"
+                ),
+                {
+                    "a": datetime.fromtimestamp(start, UTC).replace(tzinfo=None),
+                    "b": datetime.fromtimestamp(end, UTC).replace(tzinfo=None),
+                },
+            ).scalar()
+    finally:
+        engine.dispose()
+    server = sum(cpu.get(k, 0.0) for k in ("app", "postgres", "pgbouncer", "valkey"))
+    line = (
+        f"measured window {end - start:.0f} s: {finished} attempts finished; "
+        f"server CPU {server:.1f} s (app {cpu.get('app', 0):.1f}, PostgreSQL "
+        f"{cpu.get('postgres', 0):.1f}, PgBouncer {cpu.get('pgbouncer', 0):.1f}, "
+        f"Valkey {cpu.get('valkey', 0):.1f})"
+    )
+    if finished:
+        line += f" = **{server / finished * 1000:.0f} CPU ms per finished attempt**"
+    return ["", line]
 
 
 def citizen_p95(folder, cutoff: float) -> float | None:
