@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from ..clock import day_bounds, iso
+from ..db import end_transaction
 from ..extensions import db
 from ..models import (
     Attempt,
@@ -124,6 +125,8 @@ class Snapshot:
     #: False while the rollups are far behind (after a bulk load): attempts
     #: beyond TAIL_LIMIT past the cursor are not counted yet
     complete: bool = True
+    #: what this computation folded in memory on top of the rollups
+    tail: rollup.Tail | None = None
 
 
 _lock = threading.Lock()
@@ -171,13 +174,17 @@ def _due(name: str, now: datetime, every: timedelta) -> bool:
 
 
 def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
-    """Rollups (refreshed first when due) plus the tail, and contest_best."""
+    """Rollups (refreshed first when due) plus the tail, and contest_best.
+    Ends the transaction it read in (the rollup cursors' FOR SHARE lock)."""
     every = timedelta(seconds=current_app.config["STATS_REFRESH_S"])
     if _due(rollup.contest_cursor(contest.id), now, every) or _due(
         rollup.USERS_CURSOR, now, every
     ):
         rollup.refresh(contest, now=now, min_age=every)
     snap = Snapshot(contest.id, now)
+    # The cursors first: under their lock the tables, the pending list and
+    # the positions are of one refresh (see rollup.read_positions).
+    position, users_position = rollup.read_positions(contest.id)
     tail = rollup.Fold()
     for r in db.session.execute(
         select(StatsDay).where(StatsDay.contest_id == contest.id)
@@ -192,19 +199,8 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
         select(StatsCategory).where(StatsCategory.contest_id == contest.id)
     ).scalars():
         snap.cats[(r.region_code, r.category_code)] = [r.answered, r.correct]
-    last = rollup.fold_attempts(
-        contest,
-        rollup.cursor_position(rollup.contest_cursor(contest.id)),
-        None,
-        tail,
-        limit=TAIL_LIMIT,
-    )
-    if last is not None and db.session.scalar(
-        select(func.count())
-        .select_from(Attempt)
-        .where(Attempt.contest_id == contest.id, Attempt.id > last)
-    ):
-        snap.complete = False
+    snap.tail = rollup.fold_tail(contest, position, tail, limit=TAIL_LIMIT)
+    snap.complete = snap.tail.complete
     for key, values in tail.days.items():
         cell = snap.days.setdefault(key, [0, 0, 0, 0])
         for i, v in enumerate(values):
@@ -236,9 +232,7 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
     ):
         signups[(region, bucket.astimezone(tz).date())] += n
     users = rollup.Fold()
-    last_user = rollup.fold_users(
-        rollup.cursor_position(rollup.USERS_CURSOR), None, users, limit=TAIL_LIMIT
-    )
+    last_user = rollup.fold_users(users_position, None, users, limit=TAIL_LIMIT)
     if last_user is not None and db.session.scalar(
         select(func.count()).select_from(User).where(User.id > last_user)
     ):
@@ -257,6 +251,7 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
             .group_by(ContestBest.region_code, ContestBest.score)
         )
     }
+    end_transaction()  # releases the cursors (nothing was written here)
     return snap
 
 

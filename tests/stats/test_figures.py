@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from quiz_app.clock import utcnow
 from quiz_app.extensions import db
@@ -23,6 +23,7 @@ from quiz_app.models import (
     Question,
     Region,
     StatsCursor,
+    StatsPending,
     User,
 )
 from quiz_app.stats import rollup
@@ -244,22 +245,30 @@ def test_scores_and_categories(app, world):
     }
 
 
-def test_rollup_stops_at_the_open_attempt_and_the_tail_fills_in(app, world):
-    """Attempts after D's open one are not folded yet but still counted; once
-    D finishes, the fold moves past it and the figures stay the same (plus
-    D's finish), also when folded one attempt at a time."""
+def test_rollup_passes_the_open_attempt_and_folds_its_finish_later(app, world):
+    """The refresh moves past D's open attempt (its start folded, the attempt
+    remembered as pending) and folds the attempts after it; once D finishes
+    its finish is folded too, also when refolded one attempt at a time."""
     contest, people = world
     figures(app, contest.id, stats.summary, None)
     with app.app_context():
         d_id = db.session.scalar(
             select(Attempt.id).where(Attempt.user_id == people["D"].id)
         )
-        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) == d_id - 1
+        last = db.session.scalar(select(func.max(Attempt.id)))
+        assert d_id < last
+        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) == last
+        assert db.session.scalars(select(StatsPending.attempt_id)).all() == [d_id]
         db.session.execute(
             update(Attempt)
             .where(Attempt.id == d_id)
             .values(finished_at=local(19, 9, 15), finish_kind="expired", score=0)
         )
+        db.session.commit()
+    s = figures(app, contest.id, stats.summary, None)
+    assert s["city"]["finished"] == CITY["finished"] + 1
+    with app.app_context():
+        assert rollup.pending_count(contest.id) == 0
         rollup.reset(contest.id)
         db.session.commit()
     saved = rollup.BATCH
@@ -271,7 +280,7 @@ def test_rollup_stops_at_the_open_attempt_and_the_tail_fills_in(app, world):
     finally:
         rollup.BATCH = saved
     with app.app_context():
-        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) > d_id
+        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) == last
     s = figures(app, contest.id, stats.summary, None)
     assert s["city"]["finished"] == CITY["finished"] + 1
     assert s["city"]["participants"] == CITY["participants"]
