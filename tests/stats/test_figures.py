@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
@@ -14,10 +14,8 @@ from sqlalchemy import func, select, update
 
 from quiz_app.clock import utcnow
 from quiz_app.extensions import db
-from quiz_app.leaderboard.fallback import record_best
 from quiz_app.models import (
     Attempt,
-    AttemptAnswer,
     AuditEvent,
     Contest,
     Question,
@@ -29,12 +27,7 @@ from quiz_app.models import (
 from quiz_app.stats import rollup
 from quiz_app.stats import services as stats
 
-TZ_OFFSET = timedelta(hours=8)  # Asia/Shanghai
-
-
-def local(day: int, hour: int, minute: int = 0) -> datetime:
-    """A Tangshan wall-clock time in Sept 2023, as UTC."""
-    return datetime(2023, 9, day, hour, minute, tzinfo=UTC) - TZ_OFFSET
+from .scene import add_attempt, local
 
 
 @pytest.fixture
@@ -87,42 +80,17 @@ def world(app, make_bank, make_contest, make_user):
             )
 
         def add(key, start, seconds, score, answers, *, finish=True, dq=False):
-            started = start
-            finished = start + timedelta(seconds=seconds) if finish else None
-            a = Attempt(
-                user_id=people[key].id,
-                contest_id=c.id,
-                started_at=started,
-                deadline_at=started + timedelta(seconds=900),
-                finished_at=finished,
-                finish_kind="submitted" if finish else None,
-                score=score if finish else None,
-                duration_ms=seconds * 1000 if finish else None,
+            return add_attempt(
+                c,
+                people[key].id,
+                start,
+                seconds,
+                score,
+                answers,
+                [health, safety],
+                finish=finish,
+                dq=dq,
             )
-            if finish and not dq:
-                a.rank_key = c.codec.encode(score, seconds * 1000, finished)
-            if dq:
-                a.disqualified_at = finished
-                a.disqualified_reason = "测试"
-            db.session.add(a)
-            db.session.flush()
-            for pos, (q, ok) in enumerate(
-                zip((health, safety), answers, strict=True), start=1
-            ):
-                db.session.add(
-                    AttemptAnswer(
-                        attempt_id=a.id,
-                        position=pos,
-                        question_id=q.id,
-                        revision_id=q.current.id,
-                        option_order="ABCD",
-                        choices="A",
-                        is_correct=ok if finish else None,
-                    )
-                )
-            db.session.flush()
-            record_best(a)
-            return a
 
         add("A", local(17, 23, 58), 300, 80, (True, False))
         add("A", local(18, 10), 200, 90, (True, True))
