@@ -10,6 +10,7 @@ by scope in memory, so many staff polling costs one set of small queries.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 
+from ..auth.services import normalize_phone
 from ..clock import day_bounds, iso
 from ..db import end_transaction
 from ..extensions import db
@@ -550,6 +552,60 @@ def winners(
     return out
 
 
+#: a number is searched by at least its last four digits (尾号)
+PHONE_TAIL = 4
+#: or by its beginning from seven digits on (carrier prefix and area block;
+#: shorter beginnings match a large share of the city)
+PHONE_START = 7
+#: what a name may begin with (auth.services.NAME_RE's characters)
+NAME_PREFIX_RE = re.compile(r"[\u4e00-\u9fff·A-Za-z][\u4e00-\u9fff·A-Za-z ]*")
+SEARCH_HINT = "请输入姓名的开头，或手机号的后 4 位、前 7 位以上或完整号码"
+
+
+def participant_search(q: str) -> tuple[Any, str | None]:
+    """The condition on User that the county search `q` stands for, each an
+    index range: digits (full-width and +86 folded, as at registration)
+    match a number's end (four or more) or its beginning (seven or more),
+    eleven the whole number; anything else is the beginning of a name.
+    (None, hint) when `q` cannot match anyone or would match too many to
+    be a search; (None, None) for no search."""
+    q = " ".join((q or "").split())
+    if not q:
+        return None, None
+    digits = normalize_phone(q)
+    if digits.isascii() and digits.isdigit():
+        if not PHONE_TAIL <= len(digits) <= 11:
+            return None, SEARCH_HINT
+        if len(digits) == 11:
+            return User.phone == digits, None
+        # An anonymised account's stand-in number is no number.
+        live = User.deleted_at.is_(None)
+        tail = and_(
+            func.substr(User.phone, literal_column("8"), literal_column("4"))
+            == digits[-PHONE_TAIL:],
+            User.phone.like("%" + digits),
+        )
+        if len(digits) < PHONE_START:
+            return and_(live, tail), None
+        pad = 11 - len(digits)
+        # A range on the phone index (any collation orders equal-length digit
+        # strings like numbers), with LIKE as the exact test.
+        start = and_(
+            User.phone >= digits + "0" * pad,
+            User.phone <= digits + "9" * pad,
+            User.phone.like(digits + "%"),
+        )
+        return and_(live, or_(tail, start)), None
+    if not NAME_PREFIX_RE.fullmatch(q):
+        return None, SEARCH_HINT
+    # No wildcard can be in q. PostgreSQL: LIKE on the varchar_pattern_ops
+    # index; SQLite: GLOB on the plain (binary) index (its LIKE would need
+    # a NOCASE index).
+    if db.engine.dialect.name == "sqlite":
+        return User.name.op("GLOB")(q + "*"), None
+    return User.name.like(q + "%"), None
+
+
 def participants(
     contest: Contest,
     region: Region,
@@ -559,21 +615,19 @@ def participants(
     per_page: int = 50,
 ) -> dict[str, Any]:
     """The region's citizens with a counted best, in board order: name,
-    phone, best score, duration, attempts; `q` matches name or phone."""
+    phone, best score, duration, attempts; `q` searches them (see
+    participant_search); `hint` says why a search found nobody."""
     conds = [
         ContestBest.contest_id == contest.id,
         ContestBest.region_code == region.code,
     ]
     base = select(ContestBest.user_id)
-    q = (q or "").strip()[:32]
-    if q:
+    match, hint = participant_search((q or "")[:32])
+    if hint is not None:
+        return {"items": [], "total": 0, "page": 1, "pages": 1, "hint": hint}
+    if match is not None:
         base = base.join(User, User.id == ContestBest.user_id)
-        like = (
-            "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        )
-        conds.append(
-            or_(User.name.like(like, escape="\\"), User.phone.like(like, escape="\\"))
-        )
+        conds.append(match)
     total = db.session.scalar(
         select(func.count()).select_from(base.where(*conds).subquery())
     )
@@ -610,4 +664,4 @@ def participants(
         }
         for r in rows
     ]
-    return {"items": items, "total": total, "page": page, "pages": pages}
+    return {"items": items, "total": total, "page": page, "pages": pages, "hint": None}
