@@ -580,6 +580,8 @@ def participant_search(q: str) -> tuple[Any, str | None]:
             return User.phone == digits, None
         # An anonymised account's stand-in number is no number.
         live = User.deleted_at.is_(None)
+        # 8 and 4 as literals, not parameters: only the very expression of
+        # ix_user_phone_tail can use it (SQLite compares them literally).
         tail = and_(
             func.substr(User.phone, literal_column("8"), literal_column("4"))
             == digits[-PHONE_TAIL:],
