@@ -278,7 +278,9 @@ class User(UserMixin, db.Model):
         # (unless the database collation is C); SQLite searches with GLOB.
         Index("ix_user_phone_tail", text("substr(phone, 8, 4)")),
         Index(
-            "ix_user_name_prefix", "name", postgresql_ops={"name": "varchar_pattern_ops"}
+            "ix_user_name_prefix",
+            "name",
+            postgresql_ops={"name": "varchar_pattern_ops"},
         ),
     )
 
