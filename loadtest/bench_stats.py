@@ -13,7 +13,13 @@ Seeds a fresh PostgreSQL database with bigseed (or uses `--url`), then:
    per-process cache as configured (STATS_CACHE_S; the RESULTS.md run had
    10 s), and the same with the cache off, so every read recomputes the
    figures (the cost the one request per cache period pays);
-4. the incremental fold of that tail (what a refresh during the week costs).
+4. the incremental fold of that tail (what a refresh during the week costs);
+5. the tail cost with one old open attempt followed by `--open-tail` N
+   finished ones (copies of the newest attempts in a copy of the contest,
+   removed afterwards): attempts a read folds in memory and the read's time
+   before a refresh passes them (what every read cost, while the open
+   attempt lasted, before the pending list) and after it (the pending list:
+   only the open attempt).
 
     .venv/bin/python loadtest/bench_stats.py [--attempts 1000000] [--url URL]
 
@@ -78,9 +84,22 @@ def naive(app, contest_id: int) -> list[str]:
             " WHERE a.contest_id = :c AND a.finished_at IS NOT NULL"
             " GROUP BY u.region_code, q.category_code"
         )
+        # The county search before migration 0013: a substring of name or
+        # phone over the county's best rows (the count, then page 3).
+        search_sql = sa.text(
+            'SELECT (SELECT count(*) FROM contest_best b JOIN "user" u'
+            " ON u.id = b.user_id WHERE b.contest_id = :c AND b.region_code = 'lubei'"
+            " AND (u.name LIKE '%138%' OR u.phone LIKE '%138%')),"
+            " (SELECT count(*) FROM (SELECT b.user_id FROM contest_best b"
+            ' JOIN "user" u ON u.id = b.user_id WHERE b.contest_id = :c'
+            " AND b.region_code = 'lubei'"
+            " AND (u.name LIKE '%138%' OR u.phone LIKE '%138%')"
+            " ORDER BY b.rank_key DESC, b.user_id OFFSET 100 LIMIT 50) t)"
+        )
         for label, q in (
             ("participation by region over attempts (the old query)", regions_sql),
             ("knowledge gaps straight over the answers", cats_sql),
+            ("the old county search, LIKE '%138%' (count and page 3)", search_sql),
         ):
             ms = timed(lambda q=q: x(q, {"c": contest_id}).all())
             out.append(f"| naive: {label} | 1 | {ms:.0f} | | |")
@@ -151,9 +170,19 @@ def endpoints(contest_id: int) -> list[tuple[str, str]]:
         ("GET /api/v1/stats/winners?limit=100", f"/api/v1/stats/winners?{c}&limit=100"),
         ("GET /staff/ (dashboard page)", f"/staff/?{c}"),
         ("GET /staff/regions/lubei (county page)", f"/staff/regions/lubei?{c}"),
+        # The search a county office makes: a number's last four digits, its
+        # first seven, a surname (the most common one of bigseed's names).
         (
-            "GET /staff/regions/lubei?q=138 (search)",
-            f"/staff/regions/lubei?{c}&q=138&page=3",
+            "GET /staff/regions/lubei?q=5678 (search: number's end)",
+            f"/staff/regions/lubei?{c}&q=5678",
+        ),
+        (
+            "GET /staff/regions/lubei?q=1300001 (search: number's start)",
+            f"/staff/regions/lubei?{c}&q=1300001",
+        ),
+        (
+            "GET /staff/regions/lubei?q=王 (search: surname, page 2)",
+            f"/staff/regions/lubei?{c}&q=%E7%8E%8B&page=2",
         ),
         ("GET /staff/winners (prize list, top 50)", f"/staff/winners?{c}"),
     ]
@@ -192,6 +221,142 @@ def incremental(app, contest_id: int) -> str:
         rounds = rollup.refresh_all(c, now=utcnow())
         ms = (time.perf_counter() - t) * 1000
     return f"| incremental fold of the tail ({rounds} batches) | 1 | {ms:.0f} | | |"
+
+
+def copy_contest(contest_id: int, n: int) -> tuple[int, int]:
+    """A copy of the contest holding copies of its newest n + 1 attempts and
+    their answers, the oldest of them open; (copy id, attempts copied)."""
+    from quiz_app.extensions import db
+
+    x = db.session.execute
+    first = x(
+        sa.text(
+            "SELECT min(id) FROM (SELECT id FROM attempt WHERE contest_id = :c"
+            " ORDER BY id DESC LIMIT :n) t"
+        ),
+        {"c": contest_id, "n": n + 1},
+    ).scalar()
+    copy = x(
+        sa.text(
+            "INSERT INTO contest (title, description, starts_at, ends_at, timezone,"
+            " time_limit_s, questions_per_attempt, attempts_per_day,"
+            " points_per_question, type_counts, category_quotas, multiple_scoring,"
+            " excellent_min, created_at, rank_max_score, rank_max_duration_ms,"
+            " rank_window_start, rank_window_ms, rank_unit_ms)"
+            " SELECT title || ' (bench copy)', description, starts_at, ends_at,"
+            " timezone, time_limit_s, questions_per_attempt, attempts_per_day,"
+            " points_per_question, type_counts, category_quotas, multiple_scoring,"
+            " excellent_min, created_at, rank_max_score, rank_max_duration_ms,"
+            " rank_window_start, rank_window_ms, rank_unit_ms"
+            " FROM contest WHERE id = :c RETURNING id"
+        ),
+        {"c": contest_id},
+    ).scalar()
+    # New ids above every existing one, in the same order (the open one first).
+    off = x(sa.text("SELECT max(id) FROM attempt")).scalar() + 1 - first
+    src = "FROM attempt WHERE contest_id = :c AND id >= :first"
+    params = {"c": contest_id, "first": first, "off": off, "copy": copy}
+    copied = x(
+        sa.text(
+            "INSERT INTO attempt (id, user_id, contest_id, started_at, deadline_at,"
+            " finished_at, finish_kind, score, correct_count, duration_ms, rank_key)"
+            " SELECT id + :off, user_id, :copy, started_at, deadline_at,"
+            " CASE WHEN id = :first THEN NULL ELSE finished_at END,"
+            " CASE WHEN id = :first THEN NULL ELSE finish_kind END,"
+            " CASE WHEN id = :first THEN NULL ELSE score END,"
+            " CASE WHEN id = :first THEN NULL ELSE correct_count END,"
+            " CASE WHEN id = :first THEN NULL ELSE duration_ms END,"
+            " CASE WHEN id = :first THEN NULL ELSE rank_key END " + src
+        ),
+        params,
+    ).rowcount
+    x(
+        sa.text(
+            "INSERT INTO attempt_answer (attempt_id, position, question_id,"
+            " revision_id, option_order, choices, version, saved_at, is_correct)"
+            " SELECT aa.attempt_id + :off, aa.position, aa.question_id,"
+            " aa.revision_id, aa.option_order, aa.choices, aa.version, aa.saved_at,"
+            " aa.is_correct FROM attempt_answer aa JOIN attempt a"
+            " ON a.id = aa.attempt_id WHERE a.contest_id = :c AND a.id >= :first"
+        ),
+        params,
+    )
+    x(sa.text("SELECT setval('attempt_id_seq', (SELECT max(id) FROM attempt))"))
+    x(sa.text("ANALYZE attempt"))
+    return copy, copied
+
+
+def drop_copy(copy: int) -> None:
+    from quiz_app.extensions import db
+
+    x = db.session.execute
+    p = {"c": copy}
+    for table in ("stats_pending", "stats_day", "stats_category", "contest_best"):
+        x(sa.text(f"DELETE FROM {table} WHERE contest_id = :c"), p)
+    x(sa.text("DELETE FROM stats_cursor WHERE name = :n"), {"n": f"c{copy}"})
+    x(
+        sa.text(
+            "DELETE FROM attempt_answer WHERE attempt_id IN"
+            " (SELECT id FROM attempt WHERE contest_id = :c)"
+        ),
+        p,
+    )
+    x(sa.text("DELETE FROM attempt WHERE contest_id = :c"), p)
+    x(sa.text("DELETE FROM contest WHERE id = :c"), p)
+
+
+def open_tail(app, contest_id: int, n: int, reads: int) -> list[str]:
+    """Reads of a contest whose oldest unfolded attempt stays open, before
+    and after a refresh passes it (see the module docstring, step 5)."""
+    from quiz_app.clock import utcnow
+    from quiz_app.extensions import db
+    from quiz_app.models import Contest, StatsCursor
+    from quiz_app.stats import rollup
+    from quiz_app.stats import services as stats
+
+    out = []
+    app.config["STATS_CACHE_S"] = 0
+    app.config["STATS_REFRESH_S"] = 10**6  # only the refresh below folds
+    with app.app_context():
+        copy, copied = copy_contest(contest_id, n)
+        # Existing, fresh cursor: the reads do not refresh on their own.
+        db.session.add(
+            StatsCursor(
+                name=rollup.contest_cursor(copy), position=0, updated_at=utcnow()
+            )
+        )
+        db.session.commit()
+        c = db.session.get(Contest, copy)
+        try:
+
+            def reads_of(label: str) -> None:
+                times, folded = [], set()
+                for _ in range(reads):
+                    t = time.perf_counter()
+                    snap = stats.compute_snapshot(c, now=utcnow())
+                    times.append((time.perf_counter() - t) * 1000)
+                    folded.add(snap.tail.attempts)
+                out.append(
+                    f"| one open attempt + {copied - 1:,} finished, {label}: read"
+                    f" folds {'/'.join(f'{f:,}' for f in sorted(folded))} attempts"
+                    f" in memory | {reads} | {statistics.median(times):.0f}"
+                    f" | {pct(times, 95):.0f} | {max(times):.0f} |"
+                )
+
+            reads_of("before a refresh passes them (the old cursor's tail)")
+            t = time.perf_counter()
+            rounds = rollup.refresh_all(c, now=utcnow())
+            ms = (time.perf_counter() - t) * 1000
+            out.append(
+                f"| the refresh that passes them ({rounds} batches; pending"
+                f" afterwards: {rollup.pending_count(copy)}) | 1 | {ms:.0f} | | |"
+            )
+            reads_of("after the refresh (pending list)")
+        finally:
+            db.session.rollback()
+            drop_copy(copy)
+            db.session.commit()
+    return out
 
 
 def run(url: str, args, info_contest: int | None) -> list[str]:
@@ -238,6 +403,8 @@ def run(url: str, args, info_contest: int | None) -> list[str]:
     lines += read_all(app, contest_id, args.cold_requests, "cache off: recompute")
     app.config["STATS_REFRESH_S"] = 15
     lines.append(incremental(app, contest_id))
+    if args.open_tail:
+        lines += open_tail(app, contest_id, args.open_tail, args.cold_requests)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -251,6 +418,12 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--cold-requests", type=int, default=20)
     ap.add_argument("--tail-hours", type=float, default=2.0)
+    ap.add_argument(
+        "--open-tail",
+        type=int,
+        default=20_000,
+        help="finished attempts after the open one in step 5 (0: skip it)",
+    )
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()

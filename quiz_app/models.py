@@ -272,6 +272,16 @@ class User(UserMixin, db.Model):
         ),
         CheckConstraint(STAFF_SCOPE_CHECK, name="staff_scope"),
         Index("ix_user_signup_net", "signup_net", "created_at"),
+        # The county participant search (stats.services.participants): a
+        # number by its last four digits, a name by its beginning. LIKE 'x%'
+        # can use a PostgreSQL index only with the pattern operator class
+        # (unless the database collation is C); SQLite searches with GLOB.
+        Index("ix_user_phone_tail", text("substr(phone, 8, 4)")),
+        Index(
+            "ix_user_name_prefix",
+            "name",
+            postgresql_ops={"name": "varchar_pattern_ops"},
+        ),
     )
 
     def get_id(self) -> str:
@@ -590,14 +600,28 @@ class Certificate(db.Model):
 
 class StatsCursor(db.Model):
     """How far the staff rollups have folded: `c<contest id>` holds the attempt
-    id up to which every attempt of that contest is finished and counted;
-    `users` the user id up to which registrations are counted."""
+    id up to which every attempt of that contest is counted (its finish too,
+    unless it is in stats_pending); `users` the user id up to which
+    registrations are counted. The row is also the refresh lock."""
 
     __tablename__ = "stats_cursor"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatsPending(db.Model):
+    """An attempt at or below its contest's stats cursor that was still open
+    when a refresh passed it: its start (attempt, participant) is folded, its
+    finish (finished, answers) waits for the first refresh after it finishes."""
+
+    __tablename__ = "stats_pending"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id"), primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempt.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class StatsDay(db.Model):

@@ -116,6 +116,7 @@ TABLES = [
     "stats_day",
     "stats_category",
     "stats_cursor",
+    "stats_pending",
     "stats_signup",
     "item_stat_pending",
     "item_stat",

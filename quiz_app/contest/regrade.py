@@ -151,8 +151,10 @@ def regrade_question(
             )
         )
         _rescore(contest, attempt_ids)
-        stats_rollup.reset(contest.id)  # which answers are correct changed
         item_stats.restore(contest, attempt_ids)
+        # Which answers are correct changed. Last before the commit: the reset
+        # holds the stats cursor row, which staff reads wait for.
+        stats_rollup.reset(contest.id)
     after = dict(
         db.session.execute(
             select(Attempt.id, Attempt.score).where(Attempt.id.in_(attempt_ids))

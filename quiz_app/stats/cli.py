@@ -33,6 +33,8 @@ def refresh_command(contest_id: int | None, reset: bool) -> None:
     for contest in contests:
         rounds = rollup.refresh_all(contest, now=utcnow())
         position = rollup.cursor_position(rollup.contest_cursor(contest.id))
+        pending = rollup.pending_count(contest.id)
         click.echo(
-            f"contest {contest.id}: {rounds} batches folded, up to attempt {position}"
+            f"contest {contest.id}: {rounds} batches folded, up to attempt "
+            f"{position} ({pending} of them still open)"
         )

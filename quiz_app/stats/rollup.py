@@ -2,33 +2,53 @@
 
 The dashboards must not scan a million attempts (twenty million answers) on
 every read, and must not add work to the citizen's finish path. So figures
-that add up are folded, in attempt-id order, into per-(contest, region, day)
-and per-(contest, region, category) rows, and registrations into
-per-(region, quarter hour) rows. A cursor per contest marks how far: every
-attempt up to it is finished (an attempt is folded once, when it can no
-longer change), so the fold never revisits a row. Attempts past the cursor
-(the open ones and those that finished after the oldest open one) are the
-"tail", folded the same way in memory on each read; it is at most about one
-time limit of traffic.
+that add up are folded into per-(contest, region, day) and per-(contest,
+region, category) rows, and registrations into per-(region, quarter hour)
+rows.
 
-A participant is counted on the citizen's first attempt of the contest (and
-of each day), which is fixed once that attempt exists, so folded rows add up
-without counting anyone twice.
+An attempt is folded in two parts. Its *start* (one attempt on the day it
+started; a participant of the contest, and of that day, if it is the
+citizen's first, which is fixed once the attempt exists) is known as soon
+as the attempt is committed. Its *finish* (one finish on the day it
+finished; its items and correct items per category) is known once it is
+finished, and never changes after that (a regrade resets the contest).
 
-The tables are derived data: `reset()` empties them and the next refresh
-rebuilds them from the attempts (a regrade does this for its contest, since
-it changes which answers are correct).
+A contest's cursor (`c<id>` in stats_cursor) is a watermark on attempt id:
+every attempt up to it has its start folded, and its finish too unless it
+is in stats_pending (still open when a refresh passed it). A refresh, under
+the cursor row's lock, folds the finish of pending attempts that finished
+since, then the attempts past the watermark that started more than SETTLE
+ago (younger rows may still be committing out of id order): both parts of
+the finished ones, the start of the open ones, which join the pending list.
+So a citizen who leaves an attempt open holds back that attempt's finish,
+never the attempts after it.
+
+A read adds the tail in memory, folded the same way (`fold_tail`): the
+finish of pending attempts that finished since the last refresh (an open one
+costs one row), and both parts of the attempts past the watermark (about
+SETTLE plus the refresh interval of traffic). It reads the cursors with
+FOR SHARE, so no refresh commits between its reads of the cursor, the pending
+list and the tables; the sum is then exactly a fold of every attempt from
+scratch, at every moment.
+
+Registrations have no open state: their watermark (`users`) moves over
+accounts created more than SETTLE ago, and a read adds the newer ones.
+
+The tables are derived data: `reset()` empties a contest's and the next
+refresh rebuilds them from the attempts (a regrade does this for its
+contest, since it changes which answers are correct).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from ..db import begin_write
 from ..extensions import db
@@ -40,6 +60,7 @@ from ..models import (
     StatsCategory,
     StatsCursor,
     StatsDay,
+    StatsPending,
     StatsSignup,
     User,
 )
@@ -51,6 +72,8 @@ SETTLE = timedelta(seconds=60)
 #: registrations are counted in UTC buckets of this size
 BUCKET = timedelta(minutes=15)
 USERS_CURSOR = "users"
+#: a new cursor row's refresh time: due at once
+NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def contest_cursor(contest_id: int) -> str:
@@ -75,22 +98,63 @@ class Fold:
     )
 
 
+class Folded(NamedTuple):
+    """What fold_attempts read."""
+
+    #: the last attempt id read (None if there was none)
+    last: int | None
+    #: attempts read
+    attempts: int
+    #: ids of those still open (their start folded, their finish not)
+    open: list[int]
+
+
+@dataclass(frozen=True)
+class Tail:
+    """What a read folded in memory on top of the tables."""
+
+    #: pending attempts read (the open ones cost one row each)
+    pending: int
+    #: of those, finished since the last refresh: their finish was added
+    finished: int
+    #: attempts past the watermark, folded whole
+    past: int
+    #: False if more than the read's limit were past the watermark
+    complete: bool
+
+    @property
+    def attempts(self) -> int:
+        """Attempts the read folded in memory."""
+        return self.pending + self.past
+
+
 def bucket_of(moment: datetime) -> datetime:
     epoch = datetime(2000, 1, 1, tzinfo=UTC)
     return epoch + ((moment - epoch) // BUCKET) * BUCKET
 
 
-def _chunks(items: list, n: int = 900) -> Iterable[list]:
+def _chunks(items: Sequence, n: int = 900) -> Iterable[Sequence]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 
 
+def _regions(user_ids: Iterable[int]) -> dict[int, str]:
+    """user id -> region, by primary key."""
+    region: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(user_ids))):
+        region.update(
+            db.session.execute(
+                select(User.id, User.region_code).where(User.id.in_(chunk))
+            ).all()
+        )
+    return region
+
+
 def fold_attempts(
     contest: Contest, lo: int, hi: int | None, out: Fold, *, limit: int | None = None
-) -> int | None:
+) -> Folded:
     """Add the attempts of `contest` with lo < id <= hi (hi None: no bound) to
-    `out`; finished-only figures only for finished attempts. Returns the last
-    id folded (None if there was none)."""
+    `out`: the start of each, the finish of the finished ones."""
     tz = ZoneInfo(contest.timezone)
     q = (
         select(Attempt.id, Attempt.user_id, Attempt.started_at, Attempt.finished_at)
@@ -103,20 +167,14 @@ def fold_attempts(
         q = q.limit(limit)
     rows = db.session.execute(q).all()
     if not rows:
-        return None
+        return Folded(None, 0, [])
     last = rows[-1].id
     # Regions, and the earlier attempts that decide "first of the contest/day",
     # by primary key and ix_attempt_user_contest_started (no join that could
     # turn into a scan of every account).
-    region: dict[int, str] = {}
+    region = _regions(r.user_id for r in rows)
     earlier: dict[int, list[tuple[int, date]]] = defaultdict(list)
-    users = sorted({r.user_id for r in rows})
-    for chunk in _chunks(users):
-        region.update(
-            db.session.execute(
-                select(User.id, User.region_code).where(User.id.in_(chunk))
-            ).all()
-        )
+    for chunk in _chunks(sorted(region)):
         for aid, uid, started in db.session.execute(
             select(Attempt.id, Attempt.user_id, Attempt.started_at).where(
                 Attempt.contest_id == contest.id,
@@ -133,6 +191,7 @@ def fold_attempts(
             if key not in first_of_day or aid < first_of_day[key]:
                 first_of_day[key] = aid
     finished: dict[int, str] = {}
+    still_open: list[int] = []
     for r in rows:
         code = region[r.user_id]
         day = r.started_at.astimezone(tz).date()
@@ -143,15 +202,37 @@ def fold_attempts(
         if r.finished_at is not None:
             out.days[(code, r.finished_at.astimezone(tz).date())][1] += 1
             finished[r.id] = code
+        else:
+            still_open.append(r.id)
     if finished:
-        _fold_answers(rows[0].id - 1, last, finished, out)
-    return last
+        # One grouped range scan of the attempt_answer index.
+        _fold_answers(
+            and_(
+                AttemptAnswer.attempt_id >= rows[0].id, AttemptAnswer.attempt_id <= last
+            ),
+            finished,
+            out,
+        )
+    return Folded(last, len(rows), still_open)
 
 
-def _fold_answers(lo: int, hi: int, finished: dict[int, str], out: Fold) -> None:
-    """Answers of the attempts lo < id <= hi by attempt and category (one
-    grouped range scan of the attempt_answer index); only the finished
-    attempts of the contest (`finished`: id -> region) are added."""
+def _fold_finishes(contest: Contest, rows: Sequence[Any], out: Fold) -> None:
+    """Add the finish of these finished attempts (rows of id, user_id,
+    finished_at) to `out`; their start is folded already."""
+    tz = ZoneInfo(contest.timezone)
+    region = _regions(r.user_id for r in rows)
+    finished: dict[int, str] = {}
+    for r in rows:
+        code = region[r.user_id]
+        out.days[(code, r.finished_at.astimezone(tz).date())][1] += 1
+        finished[r.id] = code
+    for chunk in _chunks(sorted(finished)):
+        _fold_answers(AttemptAnswer.attempt_id.in_(chunk), finished, out)
+
+
+def _fold_answers(which, finished: dict[int, str], out: Fold) -> None:
+    """Answers of the attempts `which` picks (a condition on attempt_id) by
+    attempt and category; only those of `finished` (id -> region) are added."""
     q = (
         select(
             AttemptAnswer.attempt_id,
@@ -160,7 +241,7 @@ def _fold_answers(lo: int, hi: int, finished: dict[int, str], out: Fold) -> None
             func.count(AttemptAnswer.id).filter(AttemptAnswer.is_correct.is_(True)),
         )
         .join(Question, Question.id == AttemptAnswer.question_id)
-        .where(AttemptAnswer.attempt_id > lo, AttemptAnswer.attempt_id <= hi)
+        .where(which)
         .group_by(AttemptAnswer.attempt_id, Question.category_code)
     )
     for attempt_id, category, answered, correct in db.session.execute(q):
@@ -170,6 +251,22 @@ def _fold_answers(lo: int, hi: int, finished: dict[int, str], out: Fold) -> None
         cell = out.cats[(code, category)]
         cell[0] += answered
         cell[1] += correct or 0
+
+
+def _pending(contest_id: int, *, finished: bool = False, limit: int | None = None):
+    """The contest's pending attempts (id, user_id, finished_at) by id; only
+    the finished ones with `finished`."""
+    q = (
+        select(Attempt.id, Attempt.user_id, Attempt.finished_at)
+        .join(StatsPending, StatsPending.attempt_id == Attempt.id)
+        .where(StatsPending.contest_id == contest_id)
+        .order_by(Attempt.id)
+    )
+    if finished:
+        q = q.where(Attempt.finished_at.is_not(None))
+    if limit is not None:
+        q = q.limit(limit)
+    return db.session.execute(q).all()
 
 
 def fold_users(lo: int, hi: int | None, out: Fold, *, limit: int | None = None):
@@ -188,6 +285,44 @@ def fold_users(lo: int, hi: int | None, out: Fold, *, limit: int | None = None):
         if r.role == "citizen":
             out.signups[(r.region_code, bucket_of(r.created_at))] += 1
     return rows[-1].id if rows else None
+
+
+# --------------------------------------------------------------------- reading
+
+
+def read_positions(contest_id: int) -> tuple[int, int]:
+    """The contest's attempt watermark and the registrations' one, with the
+    two cursor rows locked FOR SHARE (PostgreSQL) until the transaction ends:
+    a refresh skips them meanwhile, so the tables and the pending list the
+    caller reads next belong to these positions. (SQLite: the read
+    transaction is one snapshot already.) A cursor row that does not exist
+    yet reads as 0 and cannot be locked; only a contest's very first refresh
+    can then commit in between."""
+    names = (contest_cursor(contest_id), USERS_CURSOR)
+    q = select(StatsCursor.name, StatsCursor.position).where(
+        StatsCursor.name.in_(names)
+    )
+    if db.engine.dialect.name == "postgresql":
+        q = q.with_for_update(read=True)
+    found = dict(db.session.execute(q).all())
+    return found.get(names[0], 0), found.get(names[1], 0)
+
+
+def fold_tail(contest: Contest, position: int, out: Fold, *, limit: int) -> Tail:
+    """Add to `out` what the tables of `contest` lack at watermark `position`:
+    the finish of its pending attempts that finished since, and at most
+    `limit` attempts past the watermark, whole."""
+    rows = _pending(contest.id)
+    done = [r for r in rows if r.finished_at is not None]
+    if done:
+        _fold_finishes(contest, done, out)
+    past = fold_attempts(contest, position, None, out, limit=limit)
+    complete = past.attempts < limit or not db.session.scalar(
+        select(func.count())
+        .select_from(Attempt)
+        .where(Attempt.contest_id == contest.id, Attempt.id > past.last)
+    )
+    return Tail(len(rows), len(done), past.attempts, complete)
 
 
 # ------------------------------------------------------------------ persisting
@@ -243,18 +378,23 @@ def _persist(contest_id: int | None, out: Fold) -> None:
         )
 
 
+def _ensure_cursor(name: str) -> None:
+    """Create the cursor row at position 0, due at once, unless it exists."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    db.session.execute(
+        upsert(StatsCursor)
+        .values(name=name, position=0, updated_at=NEVER)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+
+
 def _claim(name: str, now: datetime, min_age: timedelta) -> StatsCursor | None:
     """The cursor row, locked, if it is due for a refresh and nobody else is
     refreshing it (PostgreSQL: SKIP LOCKED; SQLite holds the write lock)."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(
-        insert(StatsCursor)
-        .values(name=name, position=0, updated_at=now - timedelta(days=365))
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
+    _ensure_cursor(name)
     q = select(StatsCursor).where(StatsCursor.name == name)
     if db.engine.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
@@ -265,43 +405,64 @@ def _claim(name: str, now: datetime, min_age: timedelta) -> StatsCursor | None:
 
 
 def settled_end(contest: Contest, lo: int, now: datetime) -> int:
-    """The highest attempt id such that every attempt of the contest up to it
-    is finished and started more than SETTLE ago (lo if none is)."""
-    first_open = db.session.scalar(
-        select(func.min(Attempt.id)).where(
-            Attempt.contest_id == contest.id,
-            Attempt.finished_at.is_(None),
-            Attempt.id > lo,
-        )
-    )
+    """The highest attempt id of the contest past `lo` started more than
+    SETTLE ago (lo if there is none): every id below it is committed, open
+    or not."""
     q = select(func.max(Attempt.id)).where(
         Attempt.contest_id == contest.id,
         Attempt.id > lo,
         Attempt.started_at < now - SETTLE,
     )
-    if first_open is not None:
-        q = q.where(Attempt.id < first_open)
     return db.session.scalar(q) or lo
+
+
+def _pend(contest_id: int, attempt_ids: list[int]) -> None:
+    for chunk in _chunks(attempt_ids):
+        db.session.execute(
+            insert(StatsPending),
+            [{"contest_id": contest_id, "attempt_id": a} for a in chunk],
+        )
+
+
+def _unpend(contest_id: int, attempt_ids: list[int]) -> None:
+    for chunk in _chunks(attempt_ids):
+        db.session.execute(
+            delete(StatsPending).where(
+                StatsPending.contest_id == contest_id,
+                StatsPending.attempt_id.in_(chunk),
+            )
+        )
 
 
 def refresh(
     contest: Contest, *, now: datetime, min_age: timedelta = timedelta(0)
 ) -> bool:
-    """Fold newly settled attempts of `contest` (and new registrations) into
-    the rollups, at most BATCH of each; commits. Skips what another process
+    """Fold into the rollups the finish of pending attempts that finished,
+    then newly settled attempts of `contest` (open or finished), and new
+    registrations: at most BATCH of each; commits. Skips what another process
     is refreshing or what was refreshed less than `min_age` ago. True if
-    anything was folded."""
+    anything was folded.
+
+    Which pending attempts finished, and which new ones are open, is decided
+    from the rows this refresh read, never from a second look that could see
+    an attempt finish in between."""
     begin_write()
     moved = False
     cursor = _claim(contest_cursor(contest.id), now, min_age)
     if cursor is not None:
+        out = Fold()
+        done = _pending(contest.id, finished=True, limit=BATCH)
+        if done:
+            _fold_finishes(contest, done, out)
+            _unpend(contest.id, [r.id for r in done])
+            moved = True
         end = settled_end(contest, cursor.position, now)
         if end > cursor.position:
-            out = Fold()
-            last = fold_attempts(contest, cursor.position, end, out, limit=BATCH)
-            _persist(contest.id, out)
-            cursor.position = last or end
+            got = fold_attempts(contest, cursor.position, end, out, limit=BATCH)
+            _pend(contest.id, got.open)
+            cursor.position = got.last or end
             moved = True
+        _persist(contest.id, out)
         cursor.updated_at = now
     users = _claim(USERS_CURSOR, now, min_age)
     if users is not None:
@@ -332,16 +493,17 @@ def refresh_all(contest: Contest, *, now: datetime) -> int:
 
 def reset(contest_id: int) -> None:
     """Forget the contest's folded figures (in the caller's transaction); the
-    next refresh folds its attempts again from the first."""
-    db.session.execute(delete(StatsDay).where(StatsDay.contest_id == contest_id))
+    next refresh folds its attempts again from the first. The cursor row is
+    written first: a refresh holding it commits before the rows are deleted
+    (so none of its rows survives the reset), and later ones skip it until
+    the caller commits."""
+    name = contest_cursor(contest_id)
+    _ensure_cursor(name)
     db.session.execute(
-        delete(StatsCategory).where(StatsCategory.contest_id == contest_id)
+        update(StatsCursor).where(StatsCursor.name == name).values(position=0)
     )
-    db.session.execute(
-        update(StatsCursor)
-        .where(StatsCursor.name == contest_cursor(contest_id))
-        .values(position=0)
-    )
+    for model in (StatsDay, StatsCategory, StatsPending):
+        db.session.execute(delete(model).where(model.contest_id == contest_id))
 
 
 def reset_signups() -> None:
@@ -356,4 +518,13 @@ def cursor_position(name: str) -> int:
     return (
         db.session.scalar(select(StatsCursor.position).where(StatsCursor.name == name))
         or 0
+    )
+
+
+def pending_count(contest_id: int) -> int:
+    """Attempts at or below the contest's watermark still waiting to finish."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(StatsPending)
+        .where(StatsPending.contest_id == contest_id)
     )

@@ -10,6 +10,7 @@ by scope in memory, so many staff polling costs one set of small queries.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 
+from ..auth.services import normalize_phone
 from ..clock import day_bounds, iso
+from ..db import end_transaction
 from ..extensions import db
 from ..models import (
     Attempt,
@@ -124,6 +127,8 @@ class Snapshot:
     #: False while the rollups are far behind (after a bulk load): attempts
     #: beyond TAIL_LIMIT past the cursor are not counted yet
     complete: bool = True
+    #: what this computation folded in memory on top of the rollups
+    tail: rollup.Tail | None = None
 
 
 _lock = threading.Lock()
@@ -171,13 +176,17 @@ def _due(name: str, now: datetime, every: timedelta) -> bool:
 
 
 def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
-    """Rollups (refreshed first when due) plus the tail, and contest_best."""
+    """Rollups (refreshed first when due) plus the tail, and contest_best.
+    Ends the transaction it read in (the rollup cursors' FOR SHARE lock)."""
     every = timedelta(seconds=current_app.config["STATS_REFRESH_S"])
     if _due(rollup.contest_cursor(contest.id), now, every) or _due(
         rollup.USERS_CURSOR, now, every
     ):
         rollup.refresh(contest, now=now, min_age=every)
     snap = Snapshot(contest.id, now)
+    # The cursors first: under their lock the tables, the pending list and
+    # the positions are of one refresh (see rollup.read_positions).
+    position, users_position = rollup.read_positions(contest.id)
     tail = rollup.Fold()
     for r in db.session.execute(
         select(StatsDay).where(StatsDay.contest_id == contest.id)
@@ -192,19 +201,8 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
         select(StatsCategory).where(StatsCategory.contest_id == contest.id)
     ).scalars():
         snap.cats[(r.region_code, r.category_code)] = [r.answered, r.correct]
-    last = rollup.fold_attempts(
-        contest,
-        rollup.cursor_position(rollup.contest_cursor(contest.id)),
-        None,
-        tail,
-        limit=TAIL_LIMIT,
-    )
-    if last is not None and db.session.scalar(
-        select(func.count())
-        .select_from(Attempt)
-        .where(Attempt.contest_id == contest.id, Attempt.id > last)
-    ):
-        snap.complete = False
+    snap.tail = rollup.fold_tail(contest, position, tail, limit=TAIL_LIMIT)
+    snap.complete = snap.tail.complete
     for key, values in tail.days.items():
         cell = snap.days.setdefault(key, [0, 0, 0, 0])
         for i, v in enumerate(values):
@@ -236,9 +234,7 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
     ):
         signups[(region, bucket.astimezone(tz).date())] += n
     users = rollup.Fold()
-    last_user = rollup.fold_users(
-        rollup.cursor_position(rollup.USERS_CURSOR), None, users, limit=TAIL_LIMIT
-    )
+    last_user = rollup.fold_users(users_position, None, users, limit=TAIL_LIMIT)
     if last_user is not None and db.session.scalar(
         select(func.count()).select_from(User).where(User.id > last_user)
     ):
@@ -257,6 +253,7 @@ def compute_snapshot(contest: Contest, *, now: datetime) -> Snapshot:
             .group_by(ContestBest.region_code, ContestBest.score)
         )
     }
+    end_transaction()  # releases the cursors (nothing was written here)
     return snap
 
 
@@ -555,6 +552,62 @@ def winners(
     return out
 
 
+#: a number is searched by at least its last four digits (尾号)
+PHONE_TAIL = 4
+#: or by its beginning from seven digits on (carrier prefix and area block;
+#: shorter beginnings match a large share of the city)
+PHONE_START = 7
+#: what a name may begin with (auth.services.NAME_RE's characters)
+NAME_PREFIX_RE = re.compile(r"[\u4e00-\u9fff·A-Za-z][\u4e00-\u9fff·A-Za-z ]*")
+SEARCH_HINT = "请输入姓名的开头，或手机号的后 4 位、前 7 位以上或完整号码"
+
+
+def participant_search(q: str) -> tuple[Any, str | None]:
+    """The condition on User that the county search `q` stands for, each an
+    index range: digits (full-width and +86 folded, as at registration)
+    match a number's end (four or more) or its beginning (seven or more),
+    eleven the whole number; anything else is the beginning of a name.
+    (None, hint) when `q` cannot match anyone or would match too many to
+    be a search; (None, None) for no search."""
+    q = " ".join((q or "").split())
+    if not q:
+        return None, None
+    digits = normalize_phone(q)
+    if digits.isascii() and digits.isdigit():
+        if not PHONE_TAIL <= len(digits) <= 11:
+            return None, SEARCH_HINT
+        if len(digits) == 11:
+            return User.phone == digits, None
+        # An anonymised account's stand-in number is no number.
+        live = User.deleted_at.is_(None)
+        # 8 and 4 as literals, not parameters: only the very expression of
+        # ix_user_phone_tail can use it (SQLite compares them literally).
+        tail = and_(
+            func.substr(User.phone, literal_column("8"), literal_column("4"))
+            == digits[-PHONE_TAIL:],
+            User.phone.like("%" + digits),
+        )
+        if len(digits) < PHONE_START:
+            return and_(live, tail), None
+        pad = 11 - len(digits)
+        # A range on the phone index (any collation orders equal-length digit
+        # strings like numbers), with LIKE as the exact test.
+        start = and_(
+            User.phone >= digits + "0" * pad,
+            User.phone <= digits + "9" * pad,
+            User.phone.like(digits + "%"),
+        )
+        return and_(live, or_(tail, start)), None
+    if not NAME_PREFIX_RE.fullmatch(q):
+        return None, SEARCH_HINT
+    # No wildcard can be in q. PostgreSQL: LIKE on the varchar_pattern_ops
+    # index; SQLite: GLOB on the plain (binary) index (its LIKE would need
+    # a NOCASE index).
+    if db.engine.dialect.name == "sqlite":
+        return User.name.op("GLOB")(q + "*"), None
+    return User.name.like(q + "%"), None
+
+
 def participants(
     contest: Contest,
     region: Region,
@@ -564,21 +617,19 @@ def participants(
     per_page: int = 50,
 ) -> dict[str, Any]:
     """The region's citizens with a counted best, in board order: name,
-    phone, best score, duration, attempts; `q` matches name or phone."""
+    phone, best score, duration, attempts; `q` searches them (see
+    participant_search); `hint` says why a search found nobody."""
     conds = [
         ContestBest.contest_id == contest.id,
         ContestBest.region_code == region.code,
     ]
     base = select(ContestBest.user_id)
-    q = (q or "").strip()[:32]
-    if q:
+    match, hint = participant_search((q or "")[:32])
+    if hint is not None:
+        return {"items": [], "total": 0, "page": 1, "pages": 1, "hint": hint}
+    if match is not None:
         base = base.join(User, User.id == ContestBest.user_id)
-        like = (
-            "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        )
-        conds.append(
-            or_(User.name.like(like, escape="\\"), User.phone.like(like, escape="\\"))
-        )
+        conds.append(match)
     total = db.session.scalar(
         select(func.count()).select_from(base.where(*conds).subquery())
     )
@@ -615,4 +666,4 @@ def participants(
         }
         for r in rows
     ]
-    return {"items": items, "total": total, "page": page, "pages": pages}
+    return {"items": items, "total": total, "page": page, "pages": pages, "hint": None}

@@ -6,34 +6,28 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from quiz_app.clock import utcnow
 from quiz_app.extensions import db
-from quiz_app.leaderboard.fallback import record_best
 from quiz_app.models import (
     Attempt,
-    AttemptAnswer,
     AuditEvent,
     Contest,
     Question,
     Region,
     StatsCursor,
+    StatsPending,
     User,
 )
 from quiz_app.stats import rollup
 from quiz_app.stats import services as stats
 
-TZ_OFFSET = timedelta(hours=8)  # Asia/Shanghai
-
-
-def local(day: int, hour: int, minute: int = 0) -> datetime:
-    """A Tangshan wall-clock time in Sept 2023, as UTC."""
-    return datetime(2023, 9, day, hour, minute, tzinfo=UTC) - TZ_OFFSET
+from .scene import add_attempt, local
 
 
 @pytest.fixture
@@ -86,42 +80,17 @@ def world(app, make_bank, make_contest, make_user):
             )
 
         def add(key, start, seconds, score, answers, *, finish=True, dq=False):
-            started = start
-            finished = start + timedelta(seconds=seconds) if finish else None
-            a = Attempt(
-                user_id=people[key].id,
-                contest_id=c.id,
-                started_at=started,
-                deadline_at=started + timedelta(seconds=900),
-                finished_at=finished,
-                finish_kind="submitted" if finish else None,
-                score=score if finish else None,
-                duration_ms=seconds * 1000 if finish else None,
+            return add_attempt(
+                c,
+                people[key].id,
+                start,
+                seconds,
+                score,
+                answers,
+                [health, safety],
+                finish=finish,
+                dq=dq,
             )
-            if finish and not dq:
-                a.rank_key = c.codec.encode(score, seconds * 1000, finished)
-            if dq:
-                a.disqualified_at = finished
-                a.disqualified_reason = "测试"
-            db.session.add(a)
-            db.session.flush()
-            for pos, (q, ok) in enumerate(
-                zip((health, safety), answers, strict=True), start=1
-            ):
-                db.session.add(
-                    AttemptAnswer(
-                        attempt_id=a.id,
-                        position=pos,
-                        question_id=q.id,
-                        revision_id=q.current.id,
-                        option_order="ABCD",
-                        choices="A",
-                        is_correct=ok if finish else None,
-                    )
-                )
-            db.session.flush()
-            record_best(a)
-            return a
 
         add("A", local(17, 23, 58), 300, 80, (True, False))
         add("A", local(18, 10), 200, 90, (True, True))
@@ -244,22 +213,30 @@ def test_scores_and_categories(app, world):
     }
 
 
-def test_rollup_stops_at_the_open_attempt_and_the_tail_fills_in(app, world):
-    """Attempts after D's open one are not folded yet but still counted; once
-    D finishes, the fold moves past it and the figures stay the same (plus
-    D's finish), also when folded one attempt at a time."""
+def test_rollup_passes_the_open_attempt_and_folds_its_finish_later(app, world):
+    """The refresh moves past D's open attempt (its start folded, the attempt
+    remembered as pending) and folds the attempts after it; once D finishes
+    its finish is folded too, also when refolded one attempt at a time."""
     contest, people = world
     figures(app, contest.id, stats.summary, None)
     with app.app_context():
         d_id = db.session.scalar(
             select(Attempt.id).where(Attempt.user_id == people["D"].id)
         )
-        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) == d_id - 1
+        last = db.session.scalar(select(func.max(Attempt.id)))
+        assert d_id < last
+        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) == last
+        assert db.session.scalars(select(StatsPending.attempt_id)).all() == [d_id]
         db.session.execute(
             update(Attempt)
             .where(Attempt.id == d_id)
             .values(finished_at=local(19, 9, 15), finish_kind="expired", score=0)
         )
+        db.session.commit()
+    s = figures(app, contest.id, stats.summary, None)
+    assert s["city"]["finished"] == CITY["finished"] + 1
+    with app.app_context():
+        assert rollup.pending_count(contest.id) == 0
         rollup.reset(contest.id)
         db.session.commit()
     saved = rollup.BATCH
@@ -271,7 +248,7 @@ def test_rollup_stops_at_the_open_attempt_and_the_tail_fills_in(app, world):
     finally:
         rollup.BATCH = saved
     with app.app_context():
-        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) > d_id
+        assert rollup.cursor_position(rollup.contest_cursor(contest.id)) == last
     s = figures(app, contest.id, stats.summary, None)
     assert s["city"]["finished"] == CITY["finished"] + 1
     assert s["city"]["participants"] == CITY["participants"]
