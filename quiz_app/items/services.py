@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db import begin_write
@@ -229,34 +229,49 @@ def refresh(
         db.session.execute(delete(pend).where(pend.contest_id == contest.id))
         state.attempts = 0
     pending_ids = select(pend.attempt_id).where(pend.contest_id == contest.id)
+    in_range = and_(a.id > low, a.id <= high)
+    # Which attempts are still open is read once, here. Every later statement
+    # sees a newer snapshot (read committed), and an attempt that finished in
+    # between must not be skipped by the sums and then dropped from (or never
+    # put on) the pending list: all of them use this one list, so an attempt
+    # open now stays pending until the next refresh, whatever it does
+    # meanwhile. (Finishing cannot be undone; disqualification and regrade
+    # take the state row's lock, which this transaction holds.)
+    still_open = list(
+        db.session.scalars(
+            select(a.id).where(
+                a.contest_id == contest.id,
+                a.finished_at.is_(None),
+                or_(in_range, a.id.in_(pending_ids)),
+            )
+        )
+    )
+    not_open = a.id.not_in(still_open) if still_open else true()
     # Two additive passes, not one OR: each lets PostgreSQL drive the join
     # from the few attempts it names (a primary-key range, the pending list)
     # into attempt_answer's index, where an OR made it hash-join all answers.
     added = 0
-    for picked in (and_(a.id > low, a.id <= high), a.id.in_(pending_ids)):
+    for picked in (in_range, a.id.in_(pending_ids)):
+        picked = and_(picked, not_open)
         n = _count(contest, picked)
         if n:
             _add(contest, picked)
             added += n
-    # Pending attempts that finished (counted above, or disqualified) leave;
+    # Pending attempts no longer open (counted above, or disqualified) leave;
     # the open ones of the new range join.
-    finished = select(a.id).where(
-        a.contest_id == contest.id, a.finished_at.is_not(None)
-    )
     db.session.execute(
-        delete(pend).where(pend.contest_id == contest.id, pend.attempt_id.in_(finished))
-    )
-    db.session.execute(
-        insert(pend).from_select(
-            ["contest_id", "attempt_id"],
-            select(a.contest_id, a.id).where(
-                a.contest_id == contest.id,
-                a.id > low,
-                a.id <= high,
-                a.finished_at.is_(None),
-            ),
+        delete(pend).where(
+            pend.contest_id == contest.id,
+            pend.attempt_id.not_in(still_open) if still_open else true(),
         )
     )
+    fresh_open = [
+        {"contest_id": contest.id, "attempt_id": i}
+        for i in still_open
+        if low < i <= high
+    ]
+    if fresh_open:
+        db.session.execute(insert(pend), fresh_open)
     state.watermark = high
     state.attempts += added
     state.refreshed_at = now

@@ -216,3 +216,58 @@ def test_a_second_refresh_skips_while_one_holds_the_lock(three_items, app):
         other.close()
     db.session.rollback()
     assert items.refresh(contest, now=now + timedelta(hours=1), wait=False)
+
+
+@pytest.mark.postgres_only
+def test_an_attempt_finishing_during_a_refresh_is_counted_once(
+    three_items, make_user, monkeypatch
+):
+    """Read committed: each statement of a refresh sees the commits made
+    since the one before. An attempt open when the refresh read the open
+    attempts, and submitted by its citizen in another request while the
+    refresh is summing, stays on the pending list and is counted by the
+    next refresh, exactly once."""
+    import threading
+
+    contest, _users, _ids, now = three_items
+    items.refresh(contest, now=now + LATER)
+    db.session.rollback()
+    late = make_user(name="交卷中")
+    attempt, _ = svc.start_attempt(
+        late, contest, now=now, grace_s=GRACE, rng=random.Random(9)
+    )
+    answer(attempt, late, ("A", "B", "C"), now=now)
+    db.session.commit()
+    app = current_app._get_current_object()
+    real_count = items._count
+    submitted = []
+
+    def submit_elsewhere():
+        with app.app_context():
+            user = db.session.get(User, late.id)
+            svc.submit_attempt(attempt.id, user, now=now + LATER, grace_s=GRACE)
+            submitted.append(attempt.id)
+
+    calls = []
+
+    def count_while_it_is_submitted(*args, **kwargs):
+        # The second count is the pending list's pass: the attempt range has
+        # been summed without the (then open) attempt.
+        calls.append(1)
+        if len(calls) == 2:
+            worker = threading.Thread(target=submit_elsewhere)
+            worker.start()
+            worker.join(10)
+        return real_count(*args, **kwargs)
+
+    monkeypatch.setattr(items, "_count", count_while_it_is_submitted)
+    second = items.refresh(contest, now=now + LATER * 2)
+    monkeypatch.setattr(items, "_count", real_count)
+    assert submitted == [attempt.id]
+    assert (second.added, second.pending) == (0, 1)
+    third = items.refresh(contest, now=now + LATER * 3)
+    assert (third.added, third.attempts, third.pending) == (1, 7, 0)
+    assert figures(contest.id)[("health-001", 1)].exposures == 7
+    incremental = sums(contest.id)
+    items.refresh(contest, now=now + LATER * 3, full=True)
+    assert sums(contest.id) == incremental
