@@ -58,6 +58,22 @@ def accounts() -> list[str]:
     return _accounts
 
 
+_sessions: dict[str, str] = {}
+
+
+def held_session(phone: str) -> str | None:
+    """The session cookie this citizen kept from an earlier day, if any
+    (LOAD_SESSIONS_FILE: 'phone cookie' lines)."""
+    path = os.environ.get("LOAD_SESSIONS_FILE")
+    if path and not _sessions:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    p, cookie = line.split()
+                    _sessions[p] = cookie
+    return _sessions.get(phone)
+
+
 def next_phone(environment) -> str | None:
     """Each seeded account goes to one simulated citizen only, across every
     Locust process of the run (a counter file under a lock on this machine):
@@ -188,10 +204,27 @@ class Citizen(ApiUser):
     def on_start(self) -> None:
         self.done_for_today = False
         phone = next_phone(self.environment)
+        cookie = held_session(phone) if phone else None
         if phone is None:
             self.register()
+        elif cookie:
+            self.resume(cookie)
         else:
             self.logged_in = self.login(phone, PASSWORD)
+
+    def resume(self, cookie: str) -> None:
+        """Back with yesterday's session: the browser sends its cookie, and
+        the page asks for a CSRF token; no login, no password hash."""
+        from urllib.parse import urlsplit
+
+        from requests.cookies import create_cookie
+
+        host = urlsplit(self.host).hostname
+        self.client.cookiejar.set_cookie(
+            create_cookie("session", cookie, domain=host, path="/")
+        )
+        self.fetch_csrf()
+        self.logged_in = bool(self.csrf)
 
     def register(self) -> None:
         self.fetch_csrf()

@@ -123,6 +123,13 @@ def parse_args() -> argparse.Namespace:
         help="run the scenario twice back to back, A without Staff users and "
         "B with --staff-users of them, and compare the citizens' p95",
     )
+    ap.add_argument(
+        "--held-sessions",
+        type=float,
+        default=0.0,
+        help="share of the seeded citizens who arrive with a session from an "
+        "earlier day (no login); 0.5 for the opening storm's 'half of them'",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument(
         "--diag-async-commit",

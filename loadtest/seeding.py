@@ -160,7 +160,45 @@ def seed(env: dict[str, str], args: argparse.Namespace, report: Path) -> dict:
     accounts_file = report / "accounts.txt"
     accounts_file.write_text("\n".join(phones[: args.accounts]) + "\n")
     info["accounts_file"] = str(accounts_file)
+    if args.held_sessions > 0:
+        info["sessions_file"] = str(
+            held_sessions(app, phones[: args.accounts], args.held_sessions, report)
+        )
     return info
+
+
+def held_sessions(app, phones: list[str], share: float, report: Path) -> Path:
+    """Citizens who logged in on an earlier day and kept their phone's session
+    (citizen sessions last the contest week): for every 1/share-th account a
+    session row started yesterday and the signed cookie a browser would hold.
+    Such a citizen arrives without a login (no password hash). Written as
+    'phone cookie' lines for the Locust users."""
+    from quiz_app.auth.services import start_session
+    from quiz_app.extensions import db
+    from quiz_app.models import User
+
+    step = max(1, round(1 / share))
+    chosen = set(phones[::step])
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    lines = []
+    with app.app_context():
+        signer = app.session_interface.get_signing_serializer(app)
+        for user in db.session.query(User).filter(User.phone.in_(chosen)):
+            row = start_session(user, now=yesterday)
+            db.session.flush()
+            cookie = signer.dumps(
+                {
+                    "_user_id": f"{user.id}:{row.token}",
+                    "_fresh": False,
+                    "_permanent": True,
+                }
+            )
+            lines.append(f"{user.phone} {cookie}")
+        db.session.commit()
+        db.session.remove()
+    path = report / "sessions.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def close_contest_for_deadline(stack: Stack, args: argparse.Namespace) -> None:

@@ -366,6 +366,7 @@ def locust(
     env.update(
         {
             "LOAD_ACCOUNTS_FILE": stack.info["accounts_file"],
+            "LOAD_SESSIONS_FILE": stack.info.get("sessions_file", ""),
             "LOAD_PASSWORD": PASSWORD,
             "LOAD_STAFF_PHONE": STAFF_PHONE,
             "LOAD_STAFF_PASSWORD": STAFF_PASSWORD,
