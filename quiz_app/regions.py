@@ -58,6 +58,7 @@ def sync_regions(path: Path = DATA_FILE) -> int:
             region.population = row.population
         db.session.add(region)
     db.session.commit()
+    _codes.clear()
     return len(rows)
 
 
@@ -68,3 +69,17 @@ def all_regions() -> list[Region]:
 
 def get_region(code: str) -> Region | None:
     return db.session.get(Region, code)
+
+
+_codes: set[str] = set()
+
+
+def known_region(code: str | None) -> bool:
+    """Whether `code` is a region, from a per-process set of the codes (the
+    public board pages check it on every view). Regions come from the data
+    file at `flask setup` and are never deleted, so the set only grows; the
+    process that syncs clears its copy, other processes see a new code after
+    their restart (a deploy)."""
+    if not _codes:
+        _codes.update(db.session.scalars(select(Region.code)))
+    return code in _codes

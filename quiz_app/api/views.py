@@ -34,7 +34,7 @@ from ..extensions import db
 from ..leaderboard import services as boards
 from ..models import Contest
 from ..params import MAX_DB_INT, json_int, parse_int
-from ..regions import all_regions, get_region
+from ..regions import all_regions, known_region
 from . import bp
 
 
@@ -368,7 +368,7 @@ def leaderboard():
         return api_error(
             400, "bad_scope", "scope 应为 all、region:<代码> 或 day:<YYYY-MM-DD>"
         )
-    if scope.kind == "region" and get_region(scope.region) is None:
+    if scope.kind == "region" and not known_region(scope.region):
         return api_error(404, "unknown_region", "没有这个区县")
     limit = parse_int(request.args.get("limit", "10"), lo=1, hi=100)
     if limit is None:

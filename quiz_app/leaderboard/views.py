@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from ..clock import local_day, utcnow
 from ..contest import services as contests
-from ..regions import all_regions, get_region
+from ..regions import all_regions, known_region
 from . import bp
 from . import services as boards
 
@@ -23,7 +23,7 @@ def page():
     tab = request.args.get("tab", "all")
     user_region = current_user.region_code if current_user.is_authenticated else None
     region_code = request.args.get("region") or user_region or "lunan"
-    if get_region(region_code) is None:
+    if not known_region(region_code):
         abort(404)
     today = local_day(now, contest.timezone)
     if tab == "region":
