@@ -180,15 +180,12 @@ def _start_statement():
     )
 
 
-_START = None
+_START = _start_statement()
 
 
 def _insert_attempt_pg(user, contest, now, deadline, drawn) -> Attempt:
     """One round trip for the new attempt and its items (PostgreSQL); returns
     the attempt as a clean persistent object (nothing left to flush)."""
-    global _START
-    if _START is None:
-        _START = _start_statement()
     attempt_id = (
         db.session.connection()
         .execute(

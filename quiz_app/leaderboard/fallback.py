@@ -13,12 +13,12 @@ import threading
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import and_, bindparam, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import aliased
 
 from ..clock import day_bounds
 from ..extensions import db
-from ..models import Attempt, Contest, ContestBest, User
+from ..models import Attempt, Contest, ContestBest, User, UTCDateTime
 from .common import Board, Entry, MyRank, Scope, _codec, region_names, sql_names
 
 #: board pages (contest, scope, limit) -> (entries, total, citizens per score)
@@ -402,10 +402,6 @@ def _finish_statement():
     stored best. Written as SQL text because SQLAlchemy does not cache the
     compiled form of PostgreSQL's INSERT ... ON CONFLICT (it compiled the
     upsert on every finish)."""
-    from sqlalchemy import bindparam, text
-
-    from ..models import UTCDateTime
-
     return text(
         """
         WITH done AS (
@@ -434,16 +430,13 @@ def _finish_statement():
     ).bindparams(bindparam("p_finished_at", type_=UTCDateTime()))
 
 
-_FINISH = None
+_FINISH = _finish_statement()
 
 
 def store_finish_and_best(attempt: Attempt) -> None:
     """PostgreSQL only: write the finished attempt's result columns (as set on
     `attempt`, which the caller keeps clean) and upsert the citizen's best, in
     the caller's transaction, one round trip."""
-    global _FINISH
-    if _FINISH is None:
-        _FINISH = _finish_statement()
     # On the session's connection (same transaction), as a Core statement:
     # through Session.execute an ORM insert with parameters takes the ORM
     # bulk path.
