@@ -146,17 +146,29 @@ def scenario_summary(
     return summary
 
 
-def probe_summary(probes: dict[str, float], args: argparse.Namespace) -> list[str]:
-    """The saturation probes as a table, each as a ratio to /healthz."""
+def probe_summary(
+    probes: dict[str, float],
+    args: argparse.Namespace,
+    cpu: dict[str, dict[str, float]] | None = None,
+) -> list[str]:
+    """The saturation probes as a table, each as a ratio to /healthz, with the
+    CPU ms each request (a start: the start + submit pair) cost per group."""
     ceiling = probes["/healthz"] or 1.0
+    cpu = cpu or {}
+    groups = next(iter(cpu.values()), {}).keys()
     summary = [
         "",
         "Saturation probes (same Locust, same run, "
-        f"{args.probe_users} users, no think time):",
+        f"{args.probe_users} users, no think time; CPU ms per request, "
+        "logins of the probe's users included):",
         "",
-        "| endpoint | req/s | ratio to /healthz |",
-        "|---|---|---|",
+        "| endpoint | req/s | ratio to /healthz | "
+        + " | ".join(f"{g} ms" for g in groups)
+        + " |",
+        "|---|---|---|" + "---|" * len(groups),
     ]
     for ep, v in probes.items():
-        summary.append(f"| {ep} | {v:.1f} | {v / ceiling:.2f}x |")
+        per = cpu.get(ep, {})
+        cells = "".join(f" {per.get(g, 0):.2f} |" for g in groups)
+        summary.append(f"| {ep} | {v:.1f} | {v / ceiling:.2f}x |{cells}")
     return summary

@@ -290,13 +290,16 @@ def main() -> int:
         )
         stack.start_app()
         probes: dict[str, float] = {}
+        probe_cpu: dict[str, dict[str, float]] = {}
         if not args.no_probes:
+            meter = CpuMeter(stack)
             for cls, endpoint in (
                 ("Health", "/healthz"),
                 ("SatAnswer", "/api/v1/attempts/[id]/answers/[pos]"),
                 ("SatStart", "/api/v1/attempts [start]"),
                 ("SatBoard", "/api/v1/leaderboard?scope=all"),
             ):
+                before = meter.sample()
                 rows = locust(
                     stack,
                     args,
@@ -306,6 +309,14 @@ def main() -> int:
                     args.probe_seconds,
                 )
                 probes[endpoint] = rps(rows, endpoint)
+                # CPU per request (a start probe's unit is the start + submit
+                # pair): the whole probe, its users' logins included.
+                units = float(rows.get(endpoint, {}).get("Request Count", 0) or 0)
+                if units:
+                    spent = meter.spent(before, meter.sample())
+                    probe_cpu[endpoint] = {
+                        k: 1000.0 * v / units for k, v in spent.items()
+                    }
                 print(f"probe {cls:<10} {probes[endpoint]:8.1f} req/s")
             # Probe attempts are not part of the scenario: finish them.
             stack.flask("contest", "sweep")
@@ -332,7 +343,7 @@ def main() -> int:
             more_failures, summary, _ = run_scenario(stack, args, env, stamp)
             failures += more_failures
         if probes:
-            summary += probe_summary(probes, args)
+            summary += probe_summary(probes, args, probe_cpu)
         summary += ["", "checks: " + ("all passed" if not failures else "FAILED")]
         summary += [f"  - {f}" for f in failures]
     finally:
