@@ -10,6 +10,8 @@ with Flask's test client (no gunicorn, no network client):
   * start+submit = POST /api/v1/attempts then POST …/submit (one citizen may
             hold only one open attempt, so a start needs a submit)
   * board   = GET /api/v1/leaderboard?scope=all&limit=50
+  * home, board page = GET / and GET /leaderboard?tab=day without a session
+            (the spectators of a load run: pages rendered from templates)
   * healthz = GET /healthz (the framework's own cost)
 
 It prints CPU and wall microseconds per request (median of the rounds) and,
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "QUIZ_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-ENDPOINTS = ("answer", "start+submit", "board", "healthz")
+ENDPOINTS = ("answer", "start+submit", "board", "home", "board-page", "healthz")
 
 
 def worker(tree: Path, n: int) -> dict:
@@ -152,6 +154,15 @@ def _measure(tree: Path, n: int) -> dict:
     def healthz(_i: int) -> int:
         return client.get("/healthz").status_code
 
+    # Spectators: no session cookie, so no user is loaded.
+    anonymous = app.test_client()
+
+    def home(_i: int) -> int:
+        return anonymous.get("/").status_code
+
+    def board_page(_i: int) -> int:
+        return anonymous.get("/leaderboard?tab=day").status_code
+
     # The open attempt is submitted before the start+submit loop: finish it
     # only after the answer loop.
     out = {}
@@ -159,6 +170,8 @@ def _measure(tree: Path, n: int) -> dict:
         ("answer", answer, n),
         ("start+submit", start_submit, max(n // 10, 20)),
         ("board", board, n),
+        ("home", home, max(n // 3, 20)),
+        ("board-page", board_page, max(n // 3, 20)),
         ("healthz", healthz, n),
     )
     for name, fn, count in runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
@@ -110,3 +111,13 @@ def test_0002_makes_every_question_revision_1_and_keeps_attempts(
         assert contest.excellent_min == 80 and contest.multiple_scoring == "exact"
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_attempt_answer_pages_keep_room_for_updates(ctx):
+    # Answer saves and the marking update each item row; with free room on its
+    # page the new row version stays there (a HOT update, no index entries).
+    options = db.session.execute(
+        sa.text("SELECT reloptions FROM pg_class WHERE relname = 'attempt_answer'")
+    ).scalar()
+    assert "fillfactor=80" in (options or [])
