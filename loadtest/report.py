@@ -30,7 +30,15 @@ class CpuMeter:
         npid = self.stack.nginx.pid if self.stack.nginx else -1
         vpids = self.stack.redis_pids()
         bpid = self.stack.pgbouncer.pid if self.stack.pgbouncer else -1
-        for p in psutil.process_iter(["pid", "ppid", "name", "cpu_times", "cmdline"]):
+        procs = list(
+            psutil.process_iter(["pid", "ppid", "name", "cpu_times", "cmdline"])
+        )
+        postgres_pids = {
+            p.info["pid"]
+            for p in procs
+            if (p.info["name"] or "").startswith("postgres")
+        }
+        for p in procs:
             try:
                 t = p.info["cpu_times"]
                 cpu = t.user + t.system
@@ -38,6 +46,15 @@ class CpuMeter:
                     groups["app"] += cpu
                 elif p.info["pid"] == npid or p.info["ppid"] == npid:
                     groups["nginx"] += cpu
+                elif p.info["name"].startswith("postgres") and (
+                    p.info["ppid"] not in postgres_pids
+                ):
+                    # The postmaster: its children's CPU (reaped backends) is
+                    # the only trace of a backend that exited between two
+                    # samples, as pooled connections do when they overflow.
+                    # It includes other databases' exited backends.
+                    groups["postgres"] += t.children_user + t.children_system
+                    groups["postgres"] += cpu
                 elif p.info["name"].startswith("postgres"):
                     # A backend's title is "postgres: <user> <database> ...":
                     # another database's backends (a test suite, a benchmark
