@@ -63,7 +63,7 @@ def parse_args() -> argparse.Namespace:
         help="extra finished attempts in the database (data scale)",
     )
     ap.add_argument("--app-workers", type=int, default=4)
-    ap.add_argument("--app-threads", type=int, default=8)
+    ap.add_argument("--app-threads", type=int, default=4)
     ap.add_argument(
         "--worker-class",
         choices=["gthread", "sync"],
